@@ -1,0 +1,386 @@
+#include "controller/store/store_engine.h"
+
+#include <cstdio>
+
+#include "controller/base/base64.h"
+
+namespace visi {
+namespace {
+
+std::string Describe(const Scheme& scheme, std::string_view kind, std::string_view name) {
+  const KindInfo* k = scheme.ByKind(kind);
+  std::string resource = k ? k->plural + "." + k->group : std::string(kind);
+  return resource + " \"" + std::string(name.substr(0, 253)) + "\"";
+}
+
+Status ConflictFor(const Scheme& scheme, const Object& cur, const std::string& why) {
+  return ConflictError("Operation cannot be fulfilled on " +
+                       Describe(scheme, cur.kind, cur.metadata.name) + ": " + why);
+}
+
+constexpr char kStaleMessage[] =
+    "the object has been modified; please apply your changes to the latest version and try again";
+
+}  // namespace
+
+std::string StoreEngine::Key(std::string_view kind, std::string_view ns, std::string_view name) {
+  std::string k;
+  k.reserve(kind.size() + ns.size() + name.size() + 2);
+  k.append(kind).append("/").append(ns).append("/").append(name);
+  return k;
+}
+
+StoreEngine::StoreEngine(std::shared_ptr<const Scheme> scheme, Clock* clock, StoreOptions opts,
+                         std::unique_ptr<Journal> journal, JournalState state)
+    : scheme_(std::move(scheme)), clock_(clock), opts_(opts), journal_(std::move(journal)),
+      rng_(std::random_device{}()) {
+  for (auto& o : state.objects) {
+    committed_[Key(o->kind, o->metadata.namespace_, o->metadata.name)] = o;
+  }
+  // Rebuild history; a change's previous state is known when it is retained.
+  std::unordered_map<std::string, ObjectPtr> last;
+  for (auto& m : state.log) {
+    auto it = last.find(m.key);
+    ObjectPtr prev = it == last.end() ? nullptr : it->second;
+    history_.push_back({m.type, m.key, prev, m.object, m.rv});
+    last[m.key] = m.type == EventType::kDeleted ? nullptr : m.object;
+  }
+  next_rv_ = state.revision;
+  compacted_ = history_.empty() ? state.revision : state.compacted;
+  while (history_.size() > opts_.history_limit) {
+    compacted_ = history_.front().rv;
+    history_.pop_front();
+  }
+  revision_.store(state.revision);
+  if (journal_) committer_ = std::thread([this] { CommitLoop(); });
+}
+
+StoreEngine::~StoreEngine() {
+  {
+    std::lock_guard ql(queue_mu_);
+    closing_ = true;
+  }
+  queue_cv_.notify_all();
+  if (committer_.joinable()) committer_.join();
+  std::lock_guard lock(mu_);
+  for (auto& [kind, chans] : watchers_) {
+    for (auto& ch : chans) ch->Fail(UnavailableError("store closed"));
+  }
+}
+
+std::string StoreEngine::NewUid() {
+  uint64_t a = rng_(), b = rng_();
+  a = (a & ~0xF000ULL) | 0x4000ULL;                     // version 4
+  b = (b & 0x3FFFFFFFFFFFFFFFULL) | 0x8000000000000000ULL;  // variant 1
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%08x-%04x-%04x-%04x-%012llx", unsigned(a >> 32),
+                unsigned((a >> 16) & 0xFFFF), unsigned(a & 0xFFFF), unsigned(b >> 48),
+                static_cast<unsigned long long>(b & 0xFFFFFFFFFFFFULL));
+  return buf;
+}
+
+ObjectPtr StoreEngine::LatestLocked(const std::string& key) const {
+  if (auto it = pending_.find(key); it != pending_.end()) return it->second.object;
+  auto it = committed_.find(key);
+  return it == committed_.end() ? nullptr : it->second;
+}
+
+Status StoreEngine::Submit(std::unique_lock<std::mutex>& lock, EventType type, std::string key,
+                           std::shared_ptr<Object> obj) {
+  auto inflight = std::make_unique<InFlight>();
+  Mutation& m = inflight->mutation;
+  obj->metadata.resource_version = next_rv_ + 1;
+  m.text = ObjectToJsonText(*obj);
+  if (m.text.size() > kMaxObjectBytes) {
+    return TooLargeError(Describe(*scheme_, obj->kind, obj->metadata.name) + " is " +
+                         std::to_string(m.text.size()) + " bytes; the limit is " +
+                         std::to_string(kMaxObjectBytes));
+  }
+  m.rv = ++next_rv_;
+  m.type = type;
+  m.key = std::move(key);
+  m.object = obj;
+  if (!journal_) {
+    ApplyLocked(m);
+    return OkStatus();
+  }
+  pending_[m.key] = Pending{type == EventType::kDeleted ? nullptr : ObjectPtr(obj), m.rv};
+  std::future<Status> done = inflight->done.get_future();
+  {
+    std::lock_guard ql(queue_mu_);
+    queue_.push_back(std::move(inflight));
+  }
+  queue_cv_.notify_one();
+  lock.unlock();
+  return done.get();
+}
+
+void StoreEngine::CommitLoop() {
+  uint64_t last_compaction = 0;
+  while (true) {
+    std::vector<std::unique_ptr<InFlight>> batch;
+    {
+      std::unique_lock ql(queue_mu_);
+      queue_cv_.wait(ql, [&] { return closing_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // closing, and everything is committed
+      while (!queue_.empty() && batch.size() < opts_.max_batch) {
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    std::vector<const Mutation*> muts;
+    muts.reserve(batch.size());
+    for (auto& f : batch) muts.push_back(&f->mutation);
+    // The journal keeps the same window of history as memory, trimmed in
+    // steps so that most commits do not touch old rows.
+    uint64_t newest = batch.back()->mutation.rv;
+    uint64_t compact_to = 0;
+    if (newest > opts_.history_limit * 2 && newest - opts_.history_limit * 2 > last_compaction + 512) {
+      compact_to = newest - opts_.history_limit * 2;
+    }
+    Status s = journal_->Append(muts, compact_to);
+    if (s.ok() && compact_to) last_compaction = compact_to;
+    std::deque<std::unique_ptr<InFlight>> dependents;
+    {
+      std::lock_guard lock(mu_);
+      if (s.ok()) {
+        for (const Mutation* m : muts) {
+          ApplyLocked(*m);
+          auto it = pending_.find(m->key);
+          if (it != pending_.end() && it->second.rv == m->rv) pending_.erase(it);
+        }
+      } else {
+        // Queued writes were decided against the failed ones: fail them too,
+        // and decide later writes against what is durable.
+        pending_.clear();
+        std::lock_guard ql(queue_mu_);
+        dependents.swap(queue_);
+      }
+    }
+    for (auto& f : batch) f->done.set_value(s);
+    for (auto& f : dependents) {
+      f->done.set_value(UnavailableError("not written: an earlier write failed: " + s.message()));
+    }
+  }
+}
+
+void StoreEngine::ApplyLocked(const Mutation& m) {
+  ObjectPtr prev;
+  if (auto it = committed_.find(m.key); it != committed_.end()) {
+    prev = it->second;
+    if (m.type == EventType::kDeleted) {
+      committed_.erase(it);
+    } else {
+      it->second = m.object;
+    }
+  } else if (m.type != EventType::kDeleted) {
+    committed_.emplace(m.key, m.object);
+  }
+  history_.push_back({m.type, m.key, prev, m.object, m.rv});
+  while (history_.size() > opts_.history_limit) {
+    compacted_ = history_.front().rv;
+    history_.pop_front();
+  }
+  if (auto it = watchers_.find(m.object->kind); it != watchers_.end()) {
+    auto& chans = it->second;
+    for (size_t i = 0; i < chans.size();) {
+      if (chans[i]->stopped()) {
+        chans[i] = chans.back();
+        chans.pop_back();
+        continue;
+      }
+      chans[i]->Offer(m.type, prev, m.object, m.rv, /*bounded=*/true);
+      ++i;
+    }
+  }
+  revision_.store(m.rv, std::memory_order_release);
+}
+
+StatusOr<ObjectPtr> StoreEngine::Create(Object o) {
+  const KindInfo* kind = scheme_->ByKind(o.kind);
+  bool generate = o.metadata.name.empty() && !o.metadata.generate_name.empty();
+  if (generate) o.metadata.name = o.metadata.generate_name + "xxxxx";  // validated shape
+  o.metadata.uid.clear();
+  o.metadata.resource_version = 0;
+  o.metadata.generation = 1;
+  o.metadata.creation_timestamp = FormatRfc3339(clock_->Now());
+  o.metadata.deletion_timestamp.reset();
+  if (kind && kind->has_status) o.status = nullptr;  // status is the controllers' to write
+  VISI_RETURN_IF_ERROR(scheme_->ValidateAndDefault(&o));
+  std::unique_lock lock(mu_);
+  std::string key;
+  if (generate) {
+    static constexpr char kChars[] = "bcdfghjklmnpqrstvwxz2456789";
+    for (int attempt = 0; attempt < 16; ++attempt) {
+      o.metadata.name = o.metadata.generate_name;
+      for (int i = 0; i < 5; ++i) o.metadata.name += kChars[rng_() % (sizeof kChars - 1)];
+      key = Key(o.kind, o.metadata.namespace_, o.metadata.name);
+      if (!LatestLocked(key)) break;
+    }
+  } else {
+    key = Key(o.kind, o.metadata.namespace_, o.metadata.name);
+  }
+  if (LatestLocked(key)) {
+    return AlreadyExistsError(Describe(*scheme_, o.kind, o.metadata.name) + " already exists");
+  }
+  o.metadata.uid = NewUid();
+  auto obj = std::make_shared<Object>(std::move(o));
+  VISI_RETURN_IF_ERROR(Submit(lock, EventType::kAdded, std::move(key), obj));
+  return ObjectPtr(obj);
+}
+
+StatusOr<ObjectPtr> StoreEngine::Get(std::string_view kind, std::string_view ns,
+                                     std::string_view name) {
+  std::lock_guard lock(mu_);
+  auto it = committed_.find(Key(kind, ns, name));
+  if (it == committed_.end()) return NotFoundError(Describe(*scheme_, kind, name) + " not found");
+  return it->second;
+}
+
+StatusOr<ListResult> StoreEngine::List(const ListOptions& opts) {
+  if (!scheme_->ByKind(opts.kind)) return NotFoundError("unknown kind \"" + opts.kind + "\"");
+  if (opts.limit < 0) return BadRequestError("limit must not be negative");
+  const std::string prefix = opts.namespace_.empty() ? opts.kind + "/" : Key(opts.kind, opts.namespace_, "");
+  std::string after;
+  if (!opts.continue_token.empty()) {
+    auto decoded = Base64Decode(opts.continue_token);
+    if (!decoded || decoded->rfind("v1:", 0) != 0 || decoded->compare(3, prefix.size(), prefix) != 0) {
+      return BadRequestError("invalid continue token: it does not belong to this list; start again without it");
+    }
+    after = decoded->substr(3);
+  }
+  ListResult out;
+  std::lock_guard lock(mu_);
+  out.resource_version = revision_.load(std::memory_order_relaxed);
+  auto it = after.empty() ? committed_.lower_bound(prefix) : committed_.upper_bound(after);
+  for (; it != committed_.end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it) {
+    const Object& o = *it->second;
+    if (!opts.labels.Matches(o.metadata.labels) || !opts.fields.Matches(o)) continue;
+    if (opts.limit > 0 && static_cast<int64_t>(out.items.size()) == opts.limit) {
+      // The token resumes after the last returned key, which is exact
+      // whether or not the skipped keys between matched.
+      out.continue_token = Base64Encode("v1:" + Key(out.items.back()->kind,
+                                                    out.items.back()->metadata.namespace_,
+                                                    out.items.back()->metadata.name));
+      break;
+    }
+    out.items.push_back(it->second);
+  }
+  return out;
+}
+
+StatusOr<ObjectPtr> StoreEngine::Update(Object o) {
+  o.status = nullptr;  // status is written through UpdateStatus only
+  VISI_RETURN_IF_ERROR(scheme_->ValidateAndDefault(&o));
+  std::unique_lock lock(mu_);
+  std::string key = Key(o.kind, o.metadata.namespace_, o.metadata.name);
+  ObjectPtr cur = LatestLocked(key);
+  if (!cur) return NotFoundError(Describe(*scheme_, o.kind, o.metadata.name) + " not found");
+  if (o.metadata.resource_version != 0 && o.metadata.resource_version != cur->metadata.resource_version) {
+    return ConflictFor(*scheme_, *cur, kStaleMessage);
+  }
+  if (!o.metadata.uid.empty() && o.metadata.uid != cur->metadata.uid) {
+    return ConflictFor(*scheme_, *cur, "Precondition failed: UID in object meta: " + o.metadata.uid +
+                                           ", does not match the stored object: " + cur->metadata.uid);
+  }
+  auto next = std::make_shared<Object>(std::move(o));
+  ObjectMeta& m = next->metadata;
+  m.uid = cur->metadata.uid;
+  m.generate_name = cur->metadata.generate_name;
+  m.creation_timestamp = cur->metadata.creation_timestamp;
+  m.deletion_timestamp = cur->metadata.deletion_timestamp;
+  m.generation = cur->metadata.generation;
+  m.resource_version = cur->metadata.resource_version;
+  next->status = cur->status;
+  if (cur->metadata.deletion_timestamp) {
+    for (const auto& f : m.finalizers) {
+      if (!cur->HasFinalizer(f)) {
+        return InvalidError("no new finalizers can be added if the object is being deleted",
+                            {{"metadata.finalizers", "cannot add \"" + f + "\" while deleting"}});
+      }
+    }
+  }
+  if (next->spec != cur->spec) ++m.generation;
+  if (*next == *cur) return cur;  // nothing changed: no new revision
+  EventType type = EventType::kModified;
+  if (m.deletion_timestamp && m.finalizers.empty()) type = EventType::kDeleted;
+  VISI_RETURN_IF_ERROR(Submit(lock, type, std::move(key), next));
+  return ObjectPtr(next);
+}
+
+StatusOr<ObjectPtr> StoreEngine::UpdateStatus(Object o) {
+  VISI_RETURN_IF_ERROR(scheme_->ValidateStatus(&o));
+  std::unique_lock lock(mu_);
+  std::string key = Key(o.kind, o.metadata.namespace_, o.metadata.name);
+  ObjectPtr cur = LatestLocked(key);
+  if (!cur) return NotFoundError(Describe(*scheme_, o.kind, o.metadata.name) + " not found");
+  if (o.metadata.resource_version != 0 && o.metadata.resource_version != cur->metadata.resource_version) {
+    return ConflictFor(*scheme_, *cur, kStaleMessage);
+  }
+  if (!o.metadata.uid.empty() && o.metadata.uid != cur->metadata.uid) {
+    return ConflictFor(*scheme_, *cur, "Precondition failed: UID mismatch");
+  }
+  if (o.status == cur->status) return cur;
+  auto next = std::make_shared<Object>(*cur);
+  next->status = std::move(o.status);
+  VISI_RETURN_IF_ERROR(Submit(lock, EventType::kModified, std::move(key), next));
+  return ObjectPtr(next);
+}
+
+StatusOr<ObjectPtr> StoreEngine::Delete(std::string_view kind, std::string_view ns,
+                                        std::string_view name, const Preconditions& pre) {
+  if (!scheme_->ByKind(kind)) return NotFoundError("unknown kind \"" + std::string(kind) + "\"");
+  std::unique_lock lock(mu_);
+  std::string key = Key(kind, ns, name);
+  ObjectPtr cur = LatestLocked(key);
+  if (!cur) return NotFoundError(Describe(*scheme_, kind, name) + " not found");
+  if (pre.uid && *pre.uid != cur->metadata.uid) {
+    return ConflictFor(*scheme_, *cur, "Precondition failed: UID in precondition: " + *pre.uid +
+                                           ", UID in object meta: " + cur->metadata.uid);
+  }
+  if (pre.resource_version && *pre.resource_version != cur->metadata.resource_version) {
+    return ConflictFor(*scheme_, *cur, kStaleMessage);
+  }
+  auto next = std::make_shared<Object>(*cur);
+  EventType type = EventType::kDeleted;
+  if (!cur->metadata.finalizers.empty()) {
+    if (cur->metadata.deletion_timestamp) return cur;  // already being deleted
+    next->metadata.deletion_timestamp = FormatRfc3339(clock_->Now());
+    ++next->metadata.generation;
+    type = EventType::kModified;
+  }
+  VISI_RETURN_IF_ERROR(Submit(lock, type, std::move(key), next));
+  return ObjectPtr(next);
+}
+
+StatusOr<std::unique_ptr<Watcher>> StoreEngine::Watch(const WatchOptions& opts) {
+  if (!scheme_->ByKind(opts.kind)) return NotFoundError("unknown kind \"" + opts.kind + "\"");
+  auto ch = std::make_shared<WatchChannel>(opts, opts_.watch_buffer, &revision_);
+  std::lock_guard lock(mu_);
+  uint64_t from = opts.resource_version.value_or(0);
+  if (from == 0) {
+    const std::string prefix =
+        opts.namespace_.empty() ? opts.kind + "/" : Key(opts.kind, opts.namespace_, "");
+    for (auto it = committed_.lower_bound(prefix);
+         it != committed_.end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it) {
+      ch->Offer(EventType::kAdded, nullptr, it->second, it->second->metadata.resource_version,
+                /*bounded=*/false);
+    }
+  } else {
+    if (from < compacted_) {
+      return GoneError("too old resource version: " + std::to_string(from) + " (" +
+                       std::to_string(compacted_ + 1) + ")");
+    }
+    const std::string prefix = opts.kind + "/";
+    for (const auto& h : history_) {
+      if (h.rv <= from || h.key.compare(0, prefix.size(), prefix) != 0) continue;
+      ch->Offer(h.type, h.prev, h.object, h.rv, /*bounded=*/false);
+    }
+  }
+  auto& chans = watchers_[opts.kind];
+  std::erase_if(chans, [](const auto& c) { return c->stopped(); });
+  chans.push_back(ch);
+  return std::unique_ptr<Watcher>(std::make_unique<ChannelWatcher>(ch));
+}
+
+}  // namespace visi

@@ -1,0 +1,43 @@
+#include "controller/base/base64.h"
+#include "controller/base/clock.h"
+
+#include <gtest/gtest.h>
+
+namespace visi {
+namespace {
+
+TEST(ClockTest, Rfc3339RoundTrip) {
+  auto t = ParseRfc3339("2026-11-23T22:10:05Z");
+  ASSERT_TRUE(t);
+  EXPECT_EQ(FormatRfc3339(*t), "2026-11-23T22:10:05Z");
+  auto offset = ParseRfc3339("2026-11-23T23:10:05.250+01:00");
+  ASSERT_TRUE(offset);
+  EXPECT_EQ(FormatRfc3339(*offset), "2026-11-23T22:10:05Z");
+  for (const char* bad : {"", "2026-11-23", "2026-13-01T00:00:00Z", "2026-11-23T22:10:05",
+                          "2026-11-23T22:10:05ZZ", "2026-11-23 22:10:05Z", "yesterday"}) {
+    EXPECT_FALSE(ParseRfc3339(bad)) << bad;
+  }
+}
+
+TEST(ClockTest, FakeClockMovesOnlyWhenTold) {
+  FakeClock c(*ParseRfc3339("2026-01-01T00:00:00Z"));
+  auto a = c.Now();
+  c.Advance(std::chrono::seconds(90));
+  EXPECT_EQ(FormatRfc3339(c.Now()), "2026-01-01T00:01:30Z");
+  EXPECT_EQ(c.Now() - a, std::chrono::seconds(90));
+}
+
+TEST(Base64Test, RoundTripAndRejectsGarbage) {
+  for (const std::string& s : std::vector<std::string>{"", "a", "ab", "abc", "abcd", std::string("\0\xff\x10", 3)}) {
+    auto d = Base64Decode(Base64Encode(s));
+    ASSERT_TRUE(d);
+    EXPECT_EQ(*d, s);
+  }
+  EXPECT_EQ(Base64Encode("visi"), "dmlzaQ==");
+  EXPECT_FALSE(Base64Decode("abc"));
+  EXPECT_FALSE(Base64Decode("ab!d"));
+  EXPECT_FALSE(Base64Decode("a=bc"));
+}
+
+}  // namespace
+}  // namespace visi
