@@ -26,6 +26,7 @@ class [[nodiscard]] StatusOr {
   T&& value() && { Check(); return std::move(*value_); }
   const T& operator*() const& { return value(); }
   T& operator*() & { return value(); }
+  T&& operator*() && { return std::move(*this).value(); }
   const T* operator->() const { return &value(); }
   T* operator->() { return &value(); }
 

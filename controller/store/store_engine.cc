@@ -140,6 +140,10 @@ void StoreEngine::CommitLoop() {
     }
     Status s = journal_->Append(muts, compact_to);
     if (s.ok() && compact_to) last_compaction = compact_to;
+    if (s.ok()) {
+      commits_.fetch_add(1);
+      committed_mutations_.fetch_add(muts.size());
+    }
     std::deque<std::unique_ptr<InFlight>> dependents;
     {
       std::lock_guard lock(mu_);

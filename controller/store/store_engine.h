@@ -54,6 +54,13 @@ class StoreEngine final : public Store {
 
   static std::string Key(std::string_view kind, std::string_view ns, std::string_view name);
 
+  // Group-commit figures: journal commits made, and mutations they carried.
+  struct CommitStats {
+    uint64_t commits = 0;
+    uint64_t mutations = 0;
+  };
+  CommitStats commit_stats() const { return {commits_.load(), committed_mutations_.load()}; }
+
  private:
   struct Pending {
     ObjectPtr object;  // null: deleted, not yet durable
@@ -104,6 +111,8 @@ class StoreEngine final : public Store {
   std::deque<std::unique_ptr<InFlight>> queue_;  // GUARDED_BY(queue_mu_)
   bool closing_ = false;                         // GUARDED_BY(queue_mu_)
   std::thread committer_;
+  std::atomic<uint64_t> commits_{0};
+  std::atomic<uint64_t> committed_mutations_{0};
 };
 
 }  // namespace visi
