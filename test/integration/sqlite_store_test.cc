@@ -78,7 +78,14 @@ TEST_F(SqliteStoreTest, HistoryCompactionSurvivesReopening) {
   opts.history_limit = 10;
   {
     auto store = *Open(opts);
-    for (int i = 0; i < 2000; ++i) ASSERT_TRUE(store->Create(Pool("p" + std::to_string(i))).ok());
+    ASSERT_TRUE(store->Create(Pool("kept")).ok());
+    for (int i = 0; i < 1000; ++i) {
+      Object p = **store->Get("FarmPool", "", "kept");
+      p.metadata.labels["n"] = std::to_string(i);
+      ASSERT_TRUE(store->Update(p).ok());
+      ASSERT_TRUE(store->Create(Pool("temp")).ok());
+      ASSERT_TRUE(store->Delete("FarmPool", "", "temp").ok());
+    }
   }
   auto store = *Open(opts);
   WatchOptions w;
@@ -95,6 +102,11 @@ TEST_F(SqliteStoreTest, HistoryCompactionSurvivesReopening) {
   EXPECT_LT(sqlite3_column_int(st, 0), 1000);  // the journal trims its history too
   sqlite3_finalize(st);
   sqlite3_close(db);
+  // The long-lived object's state outlives its compacted history.
+  auto kept = store->Get("FarmPool", "", "kept");
+  ASSERT_TRUE(kept.ok());
+  EXPECT_EQ((*kept)->metadata.labels.at("n"), "999");
+  EXPECT_EQ(store->Get("FarmPool", "", "temp").status().code(), Code::kNotFound);
 }
 
 TEST_F(SqliteStoreTest, OneProcessOwnsTheDatabase) {
@@ -139,7 +151,7 @@ TEST_F(SqliteStoreTest, ACorruptRowIsNamedAndNothingIsOverwritten) {
   }
   sqlite3* db;
   ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db, "UPDATE objects SET data = '{\"kind\": 3' WHERE key = 'VisiSession/alice/nb'",
+  ASSERT_EQ(sqlite3_exec(db, "UPDATE log SET data = '{\"kind\": 3' WHERE key = 'VisiSession/alice/nb'",
                          nullptr, nullptr, nullptr), SQLITE_OK);
   sqlite3_close(db);
   auto s = Open();

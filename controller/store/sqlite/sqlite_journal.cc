@@ -4,6 +4,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "controller/store/sqlite/sqlite_store.h"
@@ -11,12 +12,14 @@
 namespace visi {
 namespace {
 
+// The journal is log-structured: one row per change, so a commit writes one
+// table. A key's newest row is its current state and is never compacted
+// away while the object lives; older rows are the watch history.
 constexpr const char* kSchema = R"sql(
-CREATE TABLE IF NOT EXISTS objects (key TEXT PRIMARY KEY, data BLOB NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS log (rv INTEGER PRIMARY KEY, type INTEGER NOT NULL,
                                 key TEXT NOT NULL, data BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
-INSERT OR IGNORE INTO meta VALUES ('revision', 0), ('compacted', 0), ('format', 1);
+INSERT OR IGNORE INTO meta VALUES ('revision', 0), ('compacted', 0), ('format', 2);
 )sql";
 
 StatusOr<ObjectPtr> DecodeRow(const void* data, int size, const std::string& where) {
@@ -98,12 +101,11 @@ Status SqliteJournal::Prepare() {
     const char* sql;
     sqlite3_stmt** stmt;
   } stmts[] = {
-      {"INSERT INTO objects(key, data) VALUES (?1, ?2) "
-       "ON CONFLICT(key) DO UPDATE SET data = excluded.data", &upsert_},
-      {"DELETE FROM objects WHERE key = ?1", &remove_},
       {"INSERT INTO log(rv, type, key, data) VALUES (?1, ?2, ?3, ?4)", &log_},
       {"UPDATE meta SET value = ?2 WHERE name = ?1", &set_meta_},
-      {"DELETE FROM log WHERE rv <= ?1", &compact_},
+      // Drops history at or below ?1, keeping each live object's newest row.
+      {"DELETE FROM log WHERE rv <= ?1 AND (type = 2 OR rv NOT IN "
+       "(SELECT max(rv) FROM log GROUP BY key))", &compact_},
   };
   for (auto& s : stmts) {
     if (sqlite3_prepare_v3(db_, s.sql, -1, SQLITE_PREPARE_PERSISTENT, s.stmt, nullptr) != SQLITE_OK) {
@@ -121,51 +123,46 @@ Status SqliteJournal::Load(JournalState* state) {
     uint64_t v = sqlite3_column_int64(st, 1);
     if (name == "revision") state->revision = v;
     if (name == "compacted") state->compacted = v;
-  }
-  sqlite3_finalize(st);
-  sqlite3_prepare_v2(db_, "SELECT key, data FROM objects", -1, &st, nullptr);
-  int rc;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    std::string key = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
-    auto o = DecodeRow(sqlite3_column_blob(st, 1), sqlite3_column_bytes(st, 1), "object " + key);
-    if (!o.ok()) {
+    if (name == "format" && v != 2) {
       sqlite3_finalize(st);
-      return o.status();
+      return InternalError("store format " + std::to_string(v) + " is not supported (expected 2)");
     }
-    state->objects.push_back(std::move(*o));
   }
   sqlite3_finalize(st);
-  if (rc != SQLITE_DONE) return Error("read objects");
-  sqlite3_prepare_v2(db_, "SELECT rv, type, key, data FROM log ORDER BY rv", -1, &st, nullptr);
+  sqlite3_prepare_v2(db_,
+                     "SELECT rv, type, key, data, rv IN (SELECT max(rv) FROM log GROUP BY key) "
+                     "FROM log ORDER BY rv",
+                     -1, &st, nullptr);
+  int rc;
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
     Mutation m;
     m.rv = sqlite3_column_int64(st, 0);
     int type = sqlite3_column_int(st, 1);
     m.key = reinterpret_cast<const char*>(sqlite3_column_text(st, 2));
+    bool newest = sqlite3_column_int(st, 4) != 0;
     if (type < 0 || type > static_cast<int>(EventType::kDeleted)) {
       sqlite3_finalize(st);
       return InternalError("store corrupt at log entry " + std::to_string(m.rv) + ": bad type");
     }
     m.type = static_cast<EventType>(type);
     auto o = DecodeRow(sqlite3_column_blob(st, 3), sqlite3_column_bytes(st, 3),
-                       "log entry " + std::to_string(m.rv));
+                       "object " + m.key + " (log entry " + std::to_string(m.rv) + ")");
     if (!o.ok()) {
       sqlite3_finalize(st);
       return o.status();
     }
     m.object = std::move(*o);
-    state->log.push_back(std::move(m));
+    if (newest && m.type != EventType::kDeleted) state->objects.push_back(m.object);
+    state->revision = std::max(state->revision, m.rv);
+    if (m.rv > state->compacted) state->log.push_back(std::move(m));
   }
   sqlite3_finalize(st);
   if (rc != SQLITE_DONE) return Error("read log");
-  if (!state->log.empty() && state->log.front().rv > state->compacted + 1) {
-    state->compacted = state->log.front().rv - 1;
-  }
   return OkStatus();
 }
 
 SqliteJournal::~SqliteJournal() {
-  for (auto* s : {upsert_, remove_, log_, set_meta_, compact_}) sqlite3_finalize(s);
+  for (auto* s : {log_, set_meta_, compact_}) sqlite3_finalize(s);
   if (db_) sqlite3_close(db_);
   if (lock_fd_ >= 0) ::close(lock_fd_);
 }
@@ -178,18 +175,6 @@ Status SqliteJournal::Append(const std::vector<const Mutation*>& batch, uint64_t
     return s;
   };
   for (const Mutation* m : batch) {
-    if (m->type == EventType::kDeleted) {
-      sqlite3_bind_text(remove_, 1, m->key.data(), m->key.size(), SQLITE_STATIC);
-      int rc = sqlite3_step(remove_);
-      sqlite3_reset(remove_);
-      if (rc != SQLITE_DONE) return fail("delete object");
-    } else {
-      sqlite3_bind_text(upsert_, 1, m->key.data(), m->key.size(), SQLITE_STATIC);
-      sqlite3_bind_blob(upsert_, 2, m->text.data(), m->text.size(), SQLITE_STATIC);
-      int rc = sqlite3_step(upsert_);
-      sqlite3_reset(upsert_);
-      if (rc != SQLITE_DONE) return fail("write object");
-    }
     sqlite3_bind_int64(log_, 1, m->rv);
     sqlite3_bind_int(log_, 2, static_cast<int>(m->type));
     sqlite3_bind_text(log_, 3, m->key.data(), m->key.size(), SQLITE_STATIC);
@@ -205,12 +190,16 @@ Status SqliteJournal::Append(const std::vector<const Mutation*>& batch, uint64_t
     sqlite3_reset(set_meta_);
     return rc == SQLITE_DONE;
   };
-  if (!set_meta("revision", batch.back()->rv)) return fail("write revision");
   if (compact_to) {
+    // The revision is recorded with each compaction: the log alone might no
+    // longer show the newest revision once deleted objects' rows are gone.
     sqlite3_bind_int64(compact_, 1, compact_to);
     int rc = sqlite3_step(compact_);
     sqlite3_reset(compact_);
-    if (rc != SQLITE_DONE || !set_meta("compacted", compact_to)) return fail("compact");
+    if (rc != SQLITE_DONE || !set_meta("compacted", compact_to) ||
+        !set_meta("revision", batch.back()->rv)) {
+      return fail("compact");
+    }
   }
   if (sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) return fail("commit");
   return OkStatus();

@@ -9,9 +9,10 @@
 
 namespace visi {
 
-// The journal in one SQLite database: table `objects` (key -> current JSON),
-// table `log` (rv -> change, the watch history) and table `meta`
-// (revision, compacted). Each Append is one transaction.
+// The journal in one SQLite database: table `log` (rv -> change; each key's
+// newest row is its current state, older rows are the watch history) and
+// table `meta` (revision and compaction point, written at compactions).
+// Each Append is one transaction.
 class SqliteJournal final : public Journal {
  public:
   // Opens or creates the database and reads everything back.
@@ -30,8 +31,6 @@ class SqliteJournal final : public Journal {
 
   sqlite3* db_ = nullptr;
   int lock_fd_ = -1;
-  sqlite3_stmt* upsert_ = nullptr;
-  sqlite3_stmt* remove_ = nullptr;
   sqlite3_stmt* log_ = nullptr;
   sqlite3_stmt* set_meta_ = nullptr;
   sqlite3_stmt* compact_ = nullptr;
