@@ -1,9 +1,12 @@
 #include "controller/api/yaml_codec.h"
 
 #include <yaml-cpp/depthguard.h>
+#include <yaml-cpp/eventhandler.h>
+#include <yaml-cpp/parser.h>
 #include <yaml-cpp/yaml.h>
 
 #include <cmath>
+#include <sstream>
 #include <regex>
 
 namespace visi {
@@ -37,77 +40,161 @@ Json ResolvePlain(const std::string& s) {
   return s;
 }
 
-class Converter {
+// Builds JSON straight from the parser's events, so that every limit is
+// enforced while parsing: node count (aliases count what they expand to),
+// depth and number of documents. yaml-cpp's own LoadAll offers none of these
+// and can loop forever on some malformed input.
+class JsonBuilder final : public YAML::EventHandler {
  public:
-  Converter(const YamlLimits& limits, Document* doc) : limits_(limits), doc_(doc) {}
+  struct Abort {
+    Status status;
+  };
 
-  Status Convert(const YAML::Node& n, const std::string& path, int depth, Json* out) {
-    if (++nodes_ > limits_.max_nodes) {
-      return BadRequestError(Where(n) + ": document expands to more than " +
-                             std::to_string(limits_.max_nodes) +
-                             " nodes (alias expansion or a very large document)");
+  JsonBuilder(const YamlLimits& limits, const std::string& file, std::vector<Document>* docs)
+      : limits_(limits), file_(file), docs_(docs) {}
+
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    if (docs_->size() >= kMaxDocuments) {
+      Fail(mark, "more than " + std::to_string(kMaxDocuments) + " documents");
     }
-    if (depth > limits_.max_depth) {
-      return BadRequestError(Where(n) + ": nesting deeper than " + std::to_string(limits_.max_depth) +
-                             " levels");
-    }
-    if (!path.empty() && !doc_->lines.count(path)) doc_->lines[path] = n.Mark().line + 1;
-    switch (n.Type()) {
-      case YAML::NodeType::Undefined:
-      case YAML::NodeType::Null:
-        *out = nullptr;
-        return OkStatus();
-      case YAML::NodeType::Scalar: {
-        const std::string& s = n.Scalar();
-        // yaml-cpp tags quoted scalars "!" and plain ones "?".
-        if (n.Tag() == "!" || n.Tag() == "tag:yaml.org,2002:str" || n.Tag() == "!!str") {
-          *out = s;
-        } else {
-          *out = ResolvePlain(s);
-        }
-        return OkStatus();
-      }
-      case YAML::NodeType::Sequence: {
-        *out = Json::array();
-        size_t i = 0;
-        for (const auto& item : n) {
-          Json v;
-          VISI_RETURN_IF_ERROR(Convert(item, path + "[" + std::to_string(i++) + "]", depth + 1, &v));
-          out->push_back(std::move(v));
-        }
-        return OkStatus();
-      }
-      case YAML::NodeType::Map: {
-        *out = Json::object();
-        for (const auto& kv : n) {
-          if (!kv.first.IsScalar()) {
-            return BadRequestError(Where(kv.first) + ": mapping keys must be scalars");
-          }
-          const std::string& key = kv.first.Scalar();
-          if (out->contains(key)) {
-            return BadRequestError(Where(kv.first) + ": duplicate key \"" + key.substr(0, 64) + "\"");
-          }
-          // Map-valued maps (labels) are addressed as a[key]; plain fields as a.b.
-          std::string sub = path.empty() ? key : path + "." + key;
-          // A field's line is its key's line.
-          doc_->lines.emplace(sub, kv.first.Mark().line + 1);
-          doc_->lines.emplace(path + "[" + key + "]", kv.first.Mark().line + 1);
-          Json v;
-          VISI_RETURN_IF_ERROR(Convert(kv.second, sub, depth + 1, &v));
-          (*out)[key] = std::move(v);
-        }
-        return OkStatus();
-      }
-    }
-    return OkStatus();
+    doc_ = Document();
+    doc_.file = file_;
+    doc_.line = mark.line + 1;
+    nodes_ = 0;
+    anchors_.clear();
+    has_root_ = false;
   }
+
+  void OnDocumentEnd() override {
+    if (has_root_ && !doc_.value.is_null()) docs_->push_back(std::move(doc_));
+  }
+
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+    if (ExpectingKey()) Fail(mark, "mapping keys must be strings, got null");
+    Add(mark, nullptr, 1, anchor);
+  }
+
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+    auto it = anchors_.find(anchor);
+    if (it == anchors_.end()) Fail(mark, "alias to an anchor that is not complete");
+    if (ExpectingKey()) Fail(mark, "mapping keys must not be aliases");
+    Add(mark, it->second.first, it->second.second, 0);
+  }
+
+  void OnScalar(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor,
+                const std::string& value) override {
+    if (ExpectingKey()) {
+      Frame& f = stack_.back();
+      if (f.value.contains(value)) Fail(mark, "duplicate key \"" + value.substr(0, 64) + "\"");
+      f.key = value;
+      f.has_key = true;
+      std::string sub = f.path.empty() ? value : f.path + "." + value;
+      doc_.lines.emplace(sub, mark.line + 1);  // a field's line is its key's line
+      doc_.lines.emplace(f.path + "[" + value + "]", mark.line + 1);
+      return;
+    }
+    // Quoted scalars carry the tag "!", plain ones "?"; explicit !!str too.
+    bool is_string = tag == "!" || tag == "tag:yaml.org,2002:str" || tag == "!!str";
+    Add(mark, is_string ? Json(value) : ResolvePlain(value), 1, anchor);
+  }
+
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+                       YAML::EmitterStyle::value) override {
+    Open(mark, Json::array(), anchor);
+  }
+  void OnSequenceEnd() override { Close(); }
+
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+                  YAML::EmitterStyle::value) override {
+    Open(mark, Json::object(), anchor);
+  }
+  void OnMapEnd() override { Close(); }
+
+  static constexpr size_t kMaxDocuments = 1000;
 
  private:
-  std::string Where(const YAML::Node& n) const {
-    return doc_->file + ":" + std::to_string(n.Mark().line + 1);
+  struct Frame {
+    Json value;
+    std::string path;
+    YAML::anchor_t anchor = 0;
+    size_t start_nodes = 0;
+    std::string key;
+    bool has_key = false;
+  };
+
+  [[noreturn]] void Fail(const YAML::Mark& mark, const std::string& msg) {
+    throw Abort{BadRequestError(file_ + ":" + std::to_string(mark.line + 1) + ": " + msg)};
   }
+
+  bool ExpectingKey() const {
+    return !stack_.empty() && stack_.back().value.is_object() && !stack_.back().has_key;
+  }
+
+  // The path of the next value in the current container.
+  std::string ChildPath() const {
+    if (stack_.empty()) return "";
+    const Frame& f = stack_.back();
+    if (f.value.is_array()) return f.path + "[" + std::to_string(f.value.size()) + "]";
+    return f.path.empty() ? f.key : f.path + "." + f.key;
+  }
+
+  void Count(const YAML::Mark& mark, size_t n) {
+    nodes_ += n;
+    if (nodes_ > limits_.max_nodes) {
+      Fail(mark, "document expands to more than " + std::to_string(limits_.max_nodes) +
+                     " nodes (alias expansion or a very large document)");
+    }
+  }
+
+  void Open(const YAML::Mark& mark, Json value, YAML::anchor_t anchor) {
+    if (ExpectingKey()) Fail(mark, "mapping keys must be scalars");
+    if (static_cast<int>(stack_.size()) >= limits_.max_depth) {
+      Fail(mark, "nesting deeper than " + std::to_string(limits_.max_depth) + " levels");
+    }
+    Count(mark, 1);
+    std::string path = ChildPath();
+    if (!path.empty()) doc_.lines.emplace(path, mark.line + 1);
+    stack_.push_back({std::move(value), std::move(path), anchor, nodes_ - 1, "", false});
+  }
+
+  void Close() {
+    Frame f = std::move(stack_.back());
+    stack_.pop_back();
+    size_t count = nodes_ - f.start_nodes;
+    if (f.anchor) anchors_[f.anchor] = {f.value, count};
+    Place(std::move(f.value));
+  }
+
+  void Add(const YAML::Mark& mark, Json value, size_t count, YAML::anchor_t anchor) {
+    Count(mark, count);
+    std::string path = ChildPath();
+    if (!path.empty()) doc_.lines.emplace(path, mark.line + 1);
+    if (anchor) anchors_[anchor] = {value, count};
+    Place(std::move(value));
+  }
+
+  void Place(Json value) {
+    if (stack_.empty()) {
+      doc_.value = std::move(value);
+      has_root_ = true;
+      return;
+    }
+    Frame& f = stack_.back();
+    if (f.value.is_array()) {
+      f.value.push_back(std::move(value));
+    } else {
+      f.value[f.key] = std::move(value);
+      f.has_key = false;
+    }
+  }
+
   const YamlLimits& limits_;
-  Document* doc_;
+  const std::string& file_;
+  std::vector<Document>* docs_;
+  Document doc_;
+  bool has_root_ = false;
+  std::vector<Frame> stack_;
+  std::map<YAML::anchor_t, std::pair<Json, size_t>> anchors_;
   size_t nodes_ = 0;
 };
 
@@ -132,16 +219,20 @@ StatusOr<std::vector<Document>> ParseYamlDocuments(std::string_view text, const 
   }
   std::vector<Document> docs;
   try {
-    std::vector<YAML::Node> nodes = YAML::LoadAll(std::string(text));
-    for (const auto& n : nodes) {
-      if (n.IsNull() || !n.IsDefined()) continue;
-      Document d;
-      d.file = file;
-      d.line = n.Mark().line + 1;
-      Converter conv(limits, &d);
-      VISI_RETURN_IF_ERROR(conv.Convert(n, "", 0, &d.value));
-      docs.push_back(std::move(d));
+    std::string copy(text);
+    std::istringstream in(copy);
+    YAML::Parser parser(in);
+    JsonBuilder builder(limits, file, &docs);
+    // Bounded: on some malformed input yaml-cpp reports documents forever.
+    size_t rounds = 0;
+    while (parser.HandleNextDocument(builder)) {
+      if (++rounds > JsonBuilder::kMaxDocuments) {
+        return BadRequestError(file + ": more than " + std::to_string(JsonBuilder::kMaxDocuments) +
+                               " documents, or malformed YAML the parser cannot get past");
+      }
     }
+  } catch (const JsonBuilder::Abort& a) {
+    return a.status;
   } catch (const YAML::DeepRecursion& e) {
     return BadRequestError(file + ":" + std::to_string(e.mark.line + 1) + ": nesting too deep");
   } catch (const YAML::Exception& e) {
@@ -153,31 +244,41 @@ StatusOr<std::vector<Document>> ParseYamlDocuments(std::string_view text, const 
   return docs;
 }
 
-Status LocateCauses(const Status& s, const Document& doc) {
+Status LocateCauses(const Status& s, const Document& doc, const std::string& prefix) {
   if (s.ok()) return s;
   std::vector<FieldCause> causes;
-  for (const auto& c : s.causes()) causes.push_back({doc.Where(c.field) + ": " + c.field, c.message});
-  return Status(s.code(), doc.Where("") + ": " + s.message(), std::move(causes));
+  for (const auto& c : s.causes()) {
+    causes.push_back({doc.Where(prefix + c.field) + ": " + c.field, c.message});
+  }
+  std::string where = prefix.empty() ? doc.Where("") : doc.Where(prefix.substr(0, prefix.size() - 1));
+  return Status(s.code(), where + ": " + s.message(), std::move(causes));
 }
 
-StatusOr<std::vector<Object>> DecodeManifest(std::string_view text, const std::string& file) {
+Status ManifestObject::Locate(const Status& s) const {
+  return doc ? LocateCauses(s, *doc, path_prefix) : s;
+}
+
+StatusOr<std::vector<ManifestObject>> DecodeManifest(std::string_view text, const std::string& file) {
   VISI_ASSIGN_OR_RETURN(auto docs, ParseYamlDocuments(text, file));
-  std::vector<Object> out;
-  for (const auto& d : docs) {
+  std::vector<ManifestObject> out;
+  for (auto& parsed : docs) {
+    auto d = std::make_shared<const Document>(std::move(parsed));
+    const Json& v = d->value;
     // A List (kind: List, or FooList) holds its objects under items.
-    if (d.value.is_object() && d.value.contains("items") && d.value.value("kind", "").ends_with("List")) {
-      const Json& items = d.value["items"];
-      if (!items.is_array()) return InvalidError(d.Where("items") + ": items must be a list");
+    if (v.is_object() && v.contains("items") && v.value("kind", "").ends_with("List")) {
+      const Json& items = v["items"];
+      if (!items.is_array()) return InvalidError(d->Where("items") + ": items must be a list");
       for (size_t i = 0; i < items.size(); ++i) {
+        std::string prefix = "items[" + std::to_string(i) + "].";
         auto o = ObjectFromJson(items[i]);
-        if (!o.ok()) return LocateCauses(o.status(), d);
-        out.push_back(std::move(*o));
+        if (!o.ok()) return LocateCauses(o.status(), *d, prefix);
+        out.push_back({std::move(*o), d, prefix});
       }
       continue;
     }
-    auto o = ObjectFromJson(d.value);
-    if (!o.ok()) return LocateCauses(o.status(), d);
-    out.push_back(std::move(*o));
+    auto o = ObjectFromJson(v);
+    if (!o.ok()) return LocateCauses(o.status(), *d);
+    out.push_back({std::move(*o), d, ""});
   }
   return out;
 }

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -36,15 +37,26 @@ struct YamlLimits {
 StatusOr<std::vector<Document>> ParseYamlDocuments(std::string_view text, const std::string& file,
                                                    const YamlLimits& limits = {});
 
-// Decodes manifest documents into objects; a malformed object's error names
-// file and line of each bad field.
-StatusOr<std::vector<Object>> DecodeManifest(std::string_view text, const std::string& file);
+// One object of a manifest, with where it came from.
+struct ManifestObject {
+  Object object;
+  std::shared_ptr<const Document> doc;
+  std::string path_prefix;  // "items[3]." for the objects of a List
+
+  // `s` with each cause rewritten as "file:line: field: message".
+  Status Locate(const Status& s) const;
+};
+
+// Decodes manifest documents (objects, or Lists of them under `items`); a
+// malformed object's error names file and line of each bad field.
+StatusOr<std::vector<ManifestObject>> DecodeManifest(std::string_view text, const std::string& file);
 
 // YAML text of a JSON value (block style; strings that would read back as
 // another type are quoted, so a round trip is exact).
 std::string EmitYaml(const Json& value);
 
-// Rewrites each cause of `s` as "file:line: field: message" using `doc`.
-Status LocateCauses(const Status& s, const Document& doc);
+// Rewrites each cause of `s` as "file:line: field: message" using `doc`;
+// `prefix` is prepended to field paths to find them in the document.
+Status LocateCauses(const Status& s, const Document& doc, const std::string& prefix = "");
 
 }  // namespace visi

@@ -30,7 +30,7 @@ TEST(YamlCodecTest, MultiDocumentManifestsWithLines) {
   EXPECT_EQ((*docs)[1].Where("spec.spark.missing"), "m.yaml:14");
   auto objs = DecodeManifest(text, "m.yaml");
   ASSERT_TRUE(objs.ok());
-  EXPECT_EQ((*objs)[1].metadata.namespace_, "alice");
+  EXPECT_EQ((*objs)[1].object.metadata.namespace_, "alice");
 }
 
 TEST(YamlCodecTest, CoreSchemaScalars) {
@@ -112,6 +112,27 @@ TEST(YamlCodecTest, ManifestErrorsCarryFileAndLine) {
   ASSERT_FALSE(objs.ok());
   ASSERT_EQ(objs.status().causes().size(), 1u);
   EXPECT_EQ(objs.status().causes()[0].field, "s.yaml:6: metadata.labels[a]");
+}
+
+TEST(YamlCodecTest, SchemaErrorsPointIntoTheFile) {
+  const char* text =
+      "apiVersion: visi.dev/v1alpha1\n"
+      "kind: List\n"
+      "items:\n"
+      "- apiVersion: visi.dev/v1alpha1\n"
+      "  kind: VisiSession\n"
+      "  metadata: {name: nb, namespace: alice}\n"
+      "  spec:\n"
+      "    user: alice\n"
+      "    spark:\n"
+      "      workers: 500\n";
+  auto objs = DecodeManifest(text, "list.yaml");
+  ASSERT_TRUE(objs.ok()) << objs.status().ToString();
+  ASSERT_EQ(objs->size(), 1u);
+  Status invalid = InvalidError("bad", {{"spec.spark.workers", "must be <= 64, got 500"}});
+  Status located = (*objs)[0].Locate(invalid);
+  EXPECT_EQ(located.causes()[0].field, "list.yaml:10: spec.spark.workers");
+  EXPECT_EQ(located.message(), "list.yaml:4: bad");
 }
 
 }  // namespace

@@ -128,12 +128,13 @@ int main(int argc, char** argv) {
         ++failures;
         continue;
       }
-      for (const auto& o : *objects) {
+      for (const auto& entry : *objects) {
+        const visi::Object& o = entry.object;
         auto r = visi::ApplyObject(**store, o);
         std::string ref = o.kind + "/" + o.metadata.name;
         if (!r.ok()) {
           Log("error", "apply failed", {{"object", ref}, {"namespace", o.metadata.namespace_},
-                                        {"error", r.status().ToString()}});
+                                        {"error", entry.Locate(r.status()).ToString()}});
           ++failures;
         } else {
           Log("info", std::string("applied: ") + visi::ApplyResultName(*r),
