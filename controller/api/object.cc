@@ -4,6 +4,18 @@
 
 namespace visi {
 
+const char* JsonTypeName(const Json& j) {
+  switch (j.type()) {
+    case Json::value_t::null: return "null";
+    case Json::value_t::boolean: return "boolean";
+    case Json::value_t::string: return "string";
+    case Json::value_t::array: return "array";
+    case Json::value_t::object: return "object";
+    case Json::value_t::number_float: return "number";
+    default: return "integer";
+  }
+}
+
 bool Object::HasFinalizer(const std::string& f) const {
   const auto& fs = metadata.finalizers;
   return std::find(fs.begin(), fs.end(), f) != fs.end();
@@ -18,17 +30,7 @@ class Decoder {
 
   void Bad(const std::string& path, const std::string& msg) { causes.push_back({path, msg}); }
 
-  static std::string TypeName(const Json& j) {
-    switch (j.type()) {
-      case Json::value_t::null: return "null";
-      case Json::value_t::boolean: return "boolean";
-      case Json::value_t::string: return "string";
-      case Json::value_t::array: return "array";
-      case Json::value_t::object: return "object";
-      case Json::value_t::number_float: return "number";
-      default: return "integer";
-    }
-  }
+  static std::string TypeName(const Json& j) { return JsonTypeName(j); }
 
   void Str(const Json& j, const char* key, const std::string& path, std::string* out) {
     auto it = j.find(key);

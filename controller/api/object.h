@@ -76,6 +76,10 @@ Json MetaToJson(const ObjectMeta& m);
 StatusOr<Json> ParseJson(std::string_view text, size_t max_bytes = 3 * kMaxObjectBytes);
 inline constexpr int kMaxJsonDepth = 64;
 
+// "null", "boolean", "string", "array", "object", "number" or "integer":
+// how error messages name what they got.
+const char* JsonTypeName(const Json& j);
+
 // Compact, stable (sorted keys) JSON text of an object.
 std::string ObjectToJsonText(const Object& o);
 

@@ -12,17 +12,7 @@ namespace {
 // character, so unbounded input could exhaust the stack.
 constexpr size_t kMaxPatternInput = 4096;
 
-std::string TypeOf(const Json& j) {
-  switch (j.type()) {
-    case Json::value_t::null: return "null";
-    case Json::value_t::boolean: return "boolean";
-    case Json::value_t::string: return "string";
-    case Json::value_t::array: return "array";
-    case Json::value_t::object: return "object";
-    case Json::value_t::number_float: return "number";
-    default: return "integer";
-  }
-}
+std::string TypeOf(const Json& j) { return JsonTypeName(j); }
 
 std::string Short(const Json& j) {
   std::string s = j.dump(-1, ' ', false, Json::error_handler_t::replace);

@@ -273,20 +273,41 @@ StatusOr<ListResult> StoreEngine::List(const ListOptions& opts) {
   return out;
 }
 
+namespace {
+
+// The preconditions an object sent for update carries: its uid and
+// resourceVersion when set (0 means unconditional).
+Preconditions PreconditionsOf(const ObjectMeta& m) {
+  Preconditions pre;
+  if (!m.uid.empty()) pre.uid = m.uid;
+  if (m.resource_version != 0) pre.resource_version = m.resource_version;
+  return pre;
+}
+
+}  // namespace
+
+StatusOr<ObjectPtr> StoreEngine::CheckedLatestLocked(const std::string& key, std::string_view kind,
+                                                     std::string_view name,
+                                                     const Preconditions& pre) const {
+  ObjectPtr cur = LatestLocked(key);
+  if (!cur) return NotFoundError(Describe(*scheme_, kind, name) + " not found");
+  if (pre.uid && *pre.uid != cur->metadata.uid) {
+    return ConflictFor(*scheme_, *cur, "Precondition failed: UID in precondition: " + *pre.uid +
+                                           ", UID in object meta: " + cur->metadata.uid);
+  }
+  if (pre.resource_version && *pre.resource_version != cur->metadata.resource_version) {
+    return ConflictFor(*scheme_, *cur, kStaleMessage);
+  }
+  return cur;
+}
+
 StatusOr<ObjectPtr> StoreEngine::Update(Object o) {
   o.status = nullptr;  // status is written through UpdateStatus only
   VISI_RETURN_IF_ERROR(scheme_->ValidateAndDefault(&o));
   std::unique_lock lock(mu_);
   std::string key = Key(o.kind, o.metadata.namespace_, o.metadata.name);
-  ObjectPtr cur = LatestLocked(key);
-  if (!cur) return NotFoundError(Describe(*scheme_, o.kind, o.metadata.name) + " not found");
-  if (o.metadata.resource_version != 0 && o.metadata.resource_version != cur->metadata.resource_version) {
-    return ConflictFor(*scheme_, *cur, kStaleMessage);
-  }
-  if (!o.metadata.uid.empty() && o.metadata.uid != cur->metadata.uid) {
-    return ConflictFor(*scheme_, *cur, "Precondition failed: UID in object meta: " + o.metadata.uid +
-                                           ", does not match the stored object: " + cur->metadata.uid);
-  }
+  VISI_ASSIGN_OR_RETURN(ObjectPtr cur, CheckedLatestLocked(key, o.kind, o.metadata.name,
+                                                           PreconditionsOf(o.metadata)));
   auto next = std::make_shared<Object>(std::move(o));
   ObjectMeta& m = next->metadata;
   m.uid = cur->metadata.uid;
@@ -316,14 +337,8 @@ StatusOr<ObjectPtr> StoreEngine::UpdateStatus(Object o) {
   VISI_RETURN_IF_ERROR(scheme_->ValidateStatus(&o));
   std::unique_lock lock(mu_);
   std::string key = Key(o.kind, o.metadata.namespace_, o.metadata.name);
-  ObjectPtr cur = LatestLocked(key);
-  if (!cur) return NotFoundError(Describe(*scheme_, o.kind, o.metadata.name) + " not found");
-  if (o.metadata.resource_version != 0 && o.metadata.resource_version != cur->metadata.resource_version) {
-    return ConflictFor(*scheme_, *cur, kStaleMessage);
-  }
-  if (!o.metadata.uid.empty() && o.metadata.uid != cur->metadata.uid) {
-    return ConflictFor(*scheme_, *cur, "Precondition failed: UID mismatch");
-  }
+  VISI_ASSIGN_OR_RETURN(ObjectPtr cur, CheckedLatestLocked(key, o.kind, o.metadata.name,
+                                                           PreconditionsOf(o.metadata)));
   if (o.status == cur->status) return cur;
   auto next = std::make_shared<Object>(*cur);
   next->status = std::move(o.status);
@@ -336,15 +351,7 @@ StatusOr<ObjectPtr> StoreEngine::Delete(std::string_view kind, std::string_view 
   if (!scheme_->ByKind(kind)) return NotFoundError("unknown kind \"" + std::string(kind) + "\"");
   std::unique_lock lock(mu_);
   std::string key = Key(kind, ns, name);
-  ObjectPtr cur = LatestLocked(key);
-  if (!cur) return NotFoundError(Describe(*scheme_, kind, name) + " not found");
-  if (pre.uid && *pre.uid != cur->metadata.uid) {
-    return ConflictFor(*scheme_, *cur, "Precondition failed: UID in precondition: " + *pre.uid +
-                                           ", UID in object meta: " + cur->metadata.uid);
-  }
-  if (pre.resource_version && *pre.resource_version != cur->metadata.resource_version) {
-    return ConflictFor(*scheme_, *cur, kStaleMessage);
-  }
+  VISI_ASSIGN_OR_RETURN(ObjectPtr cur, CheckedLatestLocked(key, kind, name, pre));
   auto next = std::make_shared<Object>(*cur);
   EventType type = EventType::kDeleted;
   if (!cur->metadata.finalizers.empty()) {

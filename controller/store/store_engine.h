@@ -80,6 +80,9 @@ class StoreEngine final : public Store {
 
   // The newest state of `key`, in flight or committed. REQUIRES: mu_ held.
   ObjectPtr LatestLocked(const std::string& key) const;
+  // LatestLocked, or NotFound, or Conflict when `pre` does not hold.
+  StatusOr<ObjectPtr> CheckedLatestLocked(const std::string& key, std::string_view kind,
+                                          std::string_view name, const Preconditions& pre) const;
   // Assigns the next revision and commits (inline) or enqueues (journal),
   // then waits for durability. REQUIRES: `lock` holds mu_; releases it.
   Status Submit(std::unique_lock<std::mutex>& lock, EventType type, std::string key,
