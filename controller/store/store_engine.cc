@@ -52,16 +52,10 @@ StoreEngine::StoreEngine(std::shared_ptr<const Scheme> scheme, Clock* clock, Sto
     history_.pop_front();
   }
   revision_.store(state.revision);
-  if (journal_) committer_ = std::thread([this] { CommitLoop(); });
 }
 
 StoreEngine::~StoreEngine() {
-  {
-    std::lock_guard ql(queue_mu_);
-    closing_ = true;
-  }
-  queue_cv_.notify_all();
-  if (committer_.joinable()) committer_.join();
+  // REQUIRES: no call in progress; writes are committed by their callers.
   std::lock_guard lock(mu_);
   for (auto& [kind, chans] : watchers_) {
     for (auto& ch : chans) ch->Fail(UnavailableError("store closed"));
@@ -87,8 +81,8 @@ ObjectPtr StoreEngine::LatestLocked(const std::string& key) const {
 
 Status StoreEngine::Submit(std::unique_lock<std::mutex>& lock, EventType type, std::string key,
                            std::shared_ptr<Object> obj) {
-  auto inflight = std::make_unique<InFlight>();
-  Mutation& m = inflight->mutation;
+  InFlight self;
+  Mutation& m = self.mutation;
   obj->metadata.resource_version = next_rv_ + 1;
   m.text = ObjectToJsonText(*obj);
   if (m.text.size() > kMaxObjectBytes) {
@@ -105,67 +99,58 @@ Status StoreEngine::Submit(std::unique_lock<std::mutex>& lock, EventType type, s
     return OkStatus();
   }
   pending_[m.key] = Pending{type == EventType::kDeleted ? nullptr : ObjectPtr(obj), m.rv};
-  std::future<Status> done = inflight->done.get_future();
-  {
-    std::lock_guard ql(queue_mu_);
-    queue_.push_back(std::move(inflight));
-  }
-  queue_cv_.notify_one();
+  std::unique_lock ql(queue_mu_);
+  queue_.push_back(&self);
   lock.unlock();
-  return done.get();
+  self.cv.wait(ql, [&] { return self.done || queue_.front() == &self; });
+  if (!self.done) LeadCommit(ql, &self);
+  return self.status;
 }
 
-void StoreEngine::CommitLoop() {
-  uint64_t last_compaction = 0;
-  while (true) {
-    std::vector<std::unique_ptr<InFlight>> batch;
-    {
-      std::unique_lock ql(queue_mu_);
-      queue_cv_.wait(ql, [&] { return closing_ || !queue_.empty(); });
-      if (queue_.empty()) return;  // closing, and everything is committed
-      while (!queue_.empty() && batch.size() < opts_.max_batch) {
-        batch.push_back(std::move(queue_.front()));
-        queue_.pop_front();
-      }
-    }
-    std::vector<const Mutation*> muts;
-    muts.reserve(batch.size());
-    for (auto& f : batch) muts.push_back(&f->mutation);
-    // The journal keeps the same window of history as memory, trimmed in
-    // steps so that most commits do not touch old rows.
-    uint64_t newest = batch.back()->mutation.rv;
-    uint64_t compact_to = 0;
-    if (newest > opts_.history_limit * 2 && newest - opts_.history_limit * 2 > last_compaction + 512) {
-      compact_to = newest - opts_.history_limit * 2;
-    }
-    Status s = journal_->Append(muts, compact_to);
-    if (s.ok() && compact_to) last_compaction = compact_to;
-    if (s.ok()) {
-      commits_.fetch_add(1);
-      committed_mutations_.fetch_add(muts.size());
-    }
-    std::deque<std::unique_ptr<InFlight>> dependents;
-    {
-      std::lock_guard lock(mu_);
-      if (s.ok()) {
-        for (const Mutation* m : muts) {
-          ApplyLocked(*m);
-          auto it = pending_.find(m->key);
-          if (it != pending_.end() && it->second.rv == m->rv) pending_.erase(it);
-        }
-      } else {
-        // Queued writes were decided against the failed ones: fail them too,
-        // and decide later writes against what is durable.
-        pending_.clear();
-        std::lock_guard ql(queue_mu_);
-        dependents.swap(queue_);
-      }
-    }
-    for (auto& f : batch) f->done.set_value(s);
-    for (auto& f : dependents) {
-      f->done.set_value(UnavailableError("not written: an earlier write failed: " + s.message()));
-    }
+void StoreEngine::LeadCommit(std::unique_lock<std::mutex>& ql, InFlight* self) {
+  // Everything queued so far rides in this commit; later writers queue
+  // behind it and the first of them leads the next one.
+  std::vector<InFlight*> batch(queue_.begin(),
+                               queue_.begin() + std::min(queue_.size(), opts_.max_batch));
+  ql.unlock();
+  std::vector<const Mutation*> muts;
+  muts.reserve(batch.size());
+  for (InFlight* f : batch) muts.push_back(&f->mutation);
+  // The journal keeps the same window of history as memory, trimmed in
+  // steps so that most commits do not touch old rows.
+  uint64_t newest = batch.back()->mutation.rv;
+  uint64_t window = opts_.history_limit * 2;
+  uint64_t compact_to = 0;
+  if (newest > window && newest - window > last_compaction_ + 512) compact_to = newest - window;
+  Status s = journal_->Append(muts, compact_to);
+  if (s.ok()) {
+    if (compact_to) last_compaction_ = compact_to;
+    commits_.fetch_add(1);
+    committed_mutations_.fetch_add(muts.size());
   }
+  std::unique_lock lock(mu_);
+  if (s.ok()) {
+    for (const Mutation* m : muts) {
+      ApplyLocked(*m);
+      auto it = pending_.find(m->key);
+      if (it != pending_.end() && it->second.rv == m->rv) pending_.erase(it);
+    }
+  } else {
+    // Queued writes were decided against the failed ones: fail them too,
+    // and decide later writes against what is durable.
+    pending_.clear();
+  }
+  ql.lock();
+  lock.unlock();
+  size_t finished = s.ok() ? batch.size() : queue_.size();
+  for (size_t i = 0; i < finished; ++i) {
+    InFlight* f = queue_.front();
+    queue_.pop_front();
+    f->status = i < batch.size() ? s : UnavailableError("not written: an earlier write failed: " + s.message());
+    f->done = true;
+    if (f != self) f->cv.notify_one();
+  }
+  if (!queue_.empty()) queue_.front()->cv.notify_one();  // the next leader
 }
 
 void StoreEngine::ApplyLocked(const Mutation& m) {

@@ -3,12 +3,10 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
-#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <random>
-#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -31,9 +29,11 @@ struct StoreOptions {
 // fan-out, over an in-memory index of committed objects.
 //
 // Writes are decided under one lock against the newest state, including
-// writes still in flight (the pending overlay), then handed to the journal.
-// A committer thread makes whole batches durable with one sync (group commit)
-// and only then publishes them to readers and watchers and acknowledges them.
+// writes still in flight (the pending overlay), then queued for the journal.
+// The writer at the front of the queue leads: it makes the whole queue
+// durable with one sync (group commit), publishes it to readers and watchers,
+// acknowledges the writers it carried and hands the lead to the next one, as
+// LevelDB's write queue does; a lone writer never waits for another thread.
 // Without a journal, writes commit inline (the in-memory store).
 class StoreEngine final : public Store {
  public:
@@ -73,9 +73,12 @@ class StoreEngine final : public Store {
     ObjectPtr object;
     uint64_t rv;
   };
+  // A write waiting in the commit queue. Lives on its writer's stack.
   struct InFlight {
     Mutation mutation;
-    std::promise<Status> done;
+    Status status;
+    bool done = false;  // GUARDED_BY(queue_mu_)
+    std::condition_variable cv;
   };
 
   // The newest state of `key`, in flight or committed. REQUIRES: mu_ held.
@@ -89,7 +92,9 @@ class StoreEngine final : public Store {
                 std::shared_ptr<Object> obj);
   // Publishes one durable mutation to the index, history and watchers.
   void ApplyLocked(const Mutation& m);
-  void CommitLoop();
+  // Commits, as the queue's leader, a batch that starts with `self`.
+  // REQUIRES: `ql` holds queue_mu_ and `self` is at the front of the queue.
+  void LeadCommit(std::unique_lock<std::mutex>& ql, InFlight* self);
   std::string NewUid();
   Status CheckSize(const Object& o) const;
 
@@ -108,12 +113,10 @@ class StoreEngine final : public Store {
   std::map<std::string, std::vector<std::shared_ptr<WatchChannel>>> watchers_;  // GUARDED_BY(mu_)
   std::mt19937_64 rng_;                               // GUARDED_BY(mu_)
 
-  // The commit queue. Lock order: mu_ before queue_mu_.
+  // The commit queue, in revision order. Lock order: mu_ before queue_mu_.
   std::mutex queue_mu_;
-  std::condition_variable queue_cv_;
-  std::deque<std::unique_ptr<InFlight>> queue_;  // GUARDED_BY(queue_mu_)
-  bool closing_ = false;                         // GUARDED_BY(queue_mu_)
-  std::thread committer_;
+  std::deque<InFlight*> queue_;  // GUARDED_BY(queue_mu_)
+  uint64_t last_compaction_ = 0;  // only the current leader touches it
   std::atomic<uint64_t> commits_{0};
   std::atomic<uint64_t> committed_mutations_{0};
 };
