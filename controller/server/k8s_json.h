@@ -1,0 +1,29 @@
+#pragma once
+
+#include <string>
+
+#include "controller/api/object.h"
+#include "controller/api/scheme.h"
+#include "controller/store/store.h"
+
+namespace visi {
+
+// The wire forms of the Kubernetes API, as JSON.
+
+// A metav1.Status for an error (or success), with reason, code and causes.
+Json StatusJson(const Status& s, const std::string& kind = "", const std::string& name = "");
+
+// A {Kind}List with metadata.resourceVersion and metadata.continue.
+Json ListJson(const KindInfo& kind, const ListResult& list);
+
+// One watch event line ({"type": ..., "object": ...}) without the newline.
+std::string WatchEventLine(const KindInfo& kind, const WatchEvent& e);
+
+// Discovery documents.
+Json ApiGroupListJson(const Scheme& scheme);
+Json ApiGroupJson(const Scheme& scheme);
+Json ApiResourceListJson(const Scheme& scheme);
+Json ApiVersionsJson();
+Json VersionJson();
+
+}  // namespace visi

@@ -1,0 +1,44 @@
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <string>
+
+namespace visi {
+
+// Prometheus metrics of the API server and store, exposed as text format
+// 0.0.4 at /metrics. Thread-safe.
+class Metrics {
+ public:
+  // One finished request.
+  void ObserveRequest(const std::string& verb, const std::string& resource, int code,
+                      double seconds);
+  // One store call, by operation (create, get, list, update, delete, watch).
+  void ObserveStore(const std::string& op, double seconds);
+  void WatchOpened() { open_watches_.fetch_add(1); }
+  void WatchClosed() { open_watches_.fetch_sub(1); }
+  void SetRevision(uint64_t rv) { revision_.store(rv); }
+
+  std::string Render() const;
+
+ private:
+  static constexpr std::array<double, 12> kBuckets = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                                      0.05,   0.1,   0.25,   0.5,   1,    5};
+  struct Histogram {
+    std::array<uint64_t, kBuckets.size()> counts{};
+    uint64_t count = 0;
+    double sum = 0;
+    void Observe(double v);
+  };
+
+  mutable std::mutex mu_;
+  std::map<std::string, uint64_t> requests_;        // GUARDED_BY(mu_): labels -> count
+  std::map<std::string, Histogram> request_latency_;  // GUARDED_BY(mu_)
+  std::map<std::string, Histogram> store_latency_;    // GUARDED_BY(mu_)
+  std::atomic<int64_t> open_watches_{0};
+  std::atomic<uint64_t> revision_{0};
+};
+
+}  // namespace visi

@@ -1,0 +1,45 @@
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace visi {
+
+// Who made a request, as the authenticator resolved it.
+struct UserInfo {
+  std::string name;
+  bool admin = false;
+  std::vector<std::string> namespaces;  // reachable namespaces (admin: all)
+  bool Reaches(const std::string& ns) const;
+};
+
+// An HTTP request, independent of the HTTP library.
+struct HttpRequest {
+  std::string method;                         // GET, POST, PUT, PATCH, DELETE
+  std::string path;                           // decoded path, no query
+  std::map<std::string, std::string> query;   // decoded query parameters
+  std::map<std::string, std::string> headers; // lower-case names
+  std::string body;
+  std::optional<UserInfo> user;               // set once authenticated
+
+  std::string Header(const std::string& lower_name) const;
+};
+
+// Writes one chunk of a streamed response; false once the client is gone or
+// too far behind, and the stream must end.
+using ChunkWriter = std::function<bool(const std::string& chunk)>;
+
+struct HttpResponse {
+  int code = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  // Set for streamed responses (watch): called on a thread of its own; the
+  // response ends when it returns.
+  std::function<void(const ChunkWriter& write)> stream;
+};
+
+}  // namespace visi
