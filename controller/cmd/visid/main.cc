@@ -1,22 +1,21 @@
-// visid: the Visi daemon. Today it opens the embedded store, applies the
-// manifests it is given and logs every change as a JSON line until stopped;
-// the API server and reconcilers attach here as they land.
+// visid: the Visi daemon. Opens the embedded store, applies the manifests it
+// is given, and serves the Kubernetes-style API over HTTPS. Wiring only.
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <algorithm>
-
+#include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "controller/api/yaml_codec.h"
+#include "controller/api/manifest_files.h"
+#include "controller/client/config.h"
+#include "controller/server/auth/pki.h"
+#include "controller/server/auth/users.h"
+#include "controller/server/http_server.h"
 #include "controller/store/apply.h"
 #include "controller/store/sqlite/sqlite_store.h"
 
@@ -32,97 +31,17 @@ void Log(const char* level, const std::string& msg, const visi::Json& fields = v
   std::fprintf(stderr, "%s\n", line.dump(-1, ' ', false, visi::Json::error_handler_t::replace).c_str());
 }
 
-void Usage() {
-  std::puts(
-      "Usage: visid --data-dir DIR [--apply PATH]... [--once]\n"
-      "\n"
-      "Runs the Visi control plane on an embedded SQLite store in DIR.\n"
-      "\n"
-      "  --data-dir DIR   where state lives (created if missing; mode 0700)\n"
-      "  --apply PATH     apply a manifest file or every *.yaml/*.yml/*.json in a\n"
-      "                   directory (create or update), repeatable\n"
-      "  --once           exit after applying instead of running until SIGTERM\n"
-      "  -h, --help       this help");
-}
-
-std::vector<std::string> ManifestFiles(const std::string& path) {
-  namespace fs = std::filesystem;
-  std::vector<std::string> out;
-  if (fs::is_directory(path)) {
-    for (const auto& e : fs::directory_iterator(path)) {
-      auto ext = e.path().extension().string();
-      if (e.is_regular_file() && (ext == ".yaml" || ext == ".yml" || ext == ".json")) {
-        out.push_back(e.path().string());
-      }
-    }
-    std::sort(out.begin(), out.end());
-  } else {
-    out.push_back(path);
-  }
-  return out;
-}
-
-}  // namespace
-
-int main(int argc, char** argv) {
-  std::string data_dir;
-  std::vector<std::string> apply;
-  bool once = false;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto value = [&](const char* flag) -> std::string {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "visid: %s needs a value\n", flag);
-        std::exit(2);
-      }
-      return argv[++i];
-    };
-    if (a == "-h" || a == "--help") {
-      Usage();
-      return 0;
-    } else if (a == "--data-dir") {
-      data_dir = value("--data-dir");
-    } else if (a == "--apply") {
-      apply.push_back(value("--apply"));
-    } else if (a == "--once") {
-      once = true;
-    } else {
-      std::fprintf(stderr, "visid: unknown flag %s (see --help)\n", a.c_str());
-      return 2;
-    }
-  }
-  if (data_dir.empty()) {
-    std::fprintf(stderr, "visid: --data-dir is required (see --help)\n");
-    return 2;
-  }
-  std::error_code ec;
-  std::filesystem::create_directories(data_dir, ec);
-  if (ec) {
-    std::fprintf(stderr, "visid: cannot create %s: %s\n", data_dir.c_str(), ec.message().c_str());
-    return 1;
-  }
-  ::chmod(data_dir.c_str(), 0700);
-
-  auto store = visi::OpenSqliteStore(data_dir + "/store.db", visi::Scheme::Builtin(),
-                                     visi::SystemClock::Default());
-  if (!store.ok()) {
-    Log("error", "cannot open store", {{"error", store.status().ToString()}});
-    return 1;
-  }
-  Log("info", "store open", {{"path", data_dir + "/store.db"},
-                             {"revision", (*store)->CurrentRevision()}});
+int ApplyAll(visi::Store& store, const std::vector<std::string>& paths) {
   int failures = 0;
-  for (const auto& path : apply) {
-    for (const auto& file : ManifestFiles(path)) {
-      std::ifstream in(file, std::ios::binary);
-      if (!in) {
-        Log("error", "cannot read manifest", {{"file", file}});
-        ++failures;
-        continue;
-      }
-      std::stringstream buf;
-      buf << in.rdbuf();
-      auto objects = visi::DecodeManifest(buf.str(), file);
+  for (const auto& path : paths) {
+    auto files = visi::ManifestFiles(path, false);
+    if (!files.ok()) {
+      Log("error", "bad --apply path", {{"error", files.status().ToString()}});
+      ++failures;
+      continue;
+    }
+    for (const auto& file : *files) {
+      auto objects = visi::ReadManifestFile(file);
       if (!objects.ok()) {
         Log("error", "bad manifest", {{"file", file}, {"error", objects.status().ToString()}});
         ++failures;
@@ -130,48 +49,130 @@ int main(int argc, char** argv) {
       }
       for (const auto& entry : *objects) {
         const visi::Object& o = entry.object;
-        auto r = visi::ApplyObject(**store, o);
-        std::string ref = o.kind + "/" + o.metadata.name;
+        auto r = visi::ApplyObject(store, o);
+        visi::Json fields = {{"object", o.kind + "/" + o.metadata.name},
+                             {"namespace", o.metadata.namespace_}};
         if (!r.ok()) {
-          Log("error", "apply failed", {{"object", ref}, {"namespace", o.metadata.namespace_},
-                                        {"error", entry.Locate(r.status()).ToString()}});
+          fields["error"] = entry.Locate(r.status()).ToString();
+          Log("error", "apply failed", fields);
           ++failures;
         } else {
-          Log("info", std::string("applied: ") + visi::ApplyResultName(*r),
-              {{"object", ref}, {"namespace", o.metadata.namespace_}});
+          Log("info", std::string("applied: ") + visi::ApplyResultName(*r), fields);
         }
       }
     }
   }
+  return failures;
+}
+
+// The admin token of the client config in the data directory: kept across
+// restarts; minted, with a new admin user, when the config is missing.
+visi::StatusOr<std::string> AdminToken(const std::string& config, const std::string& users_file) {
+  if (auto existing = visi::LoadClientConfig(config); existing.ok() && !existing->token.empty()) {
+    return existing->token;
+  }
+  std::string name = std::filesystem::exists(users_file) ? "admin-" + visi::RandomHex(3) : "admin";
+  VISI_ASSIGN_OR_RETURN(std::string token, visi::AddUser(users_file, name, /*admin=*/true, {}));
+  Log("info", "created admin user", {{"user", name}, {"config", config}});
+  return token;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"visid: the Visi control plane (API server and embedded SQLite store)", "visid"};
+  std::string data_dir, listen = "127.0.0.1:6443", users_file;
+  std::vector<std::string> apply;
+  bool once = false, insecure_http = false;
+  app.add_option("--data-dir", data_dir, "Where state lives: store, PKI, users, client config (created, mode 0700)")
+      ->required();
+  app.add_option("--listen", listen, "HOST:PORT to serve the API on; port 0 picks a free port")
+      ->capture_default_str();
+  app.add_option("--users", users_file, "Users file (default DATA_DIR/users.yaml)");
+  app.add_option("--apply", apply, "Apply a manifest file or directory at start (repeatable)");
+  app.add_flag("--once", once, "Apply, then exit without serving");
+  app.add_flag("--insecure-http", insecure_http, "Serve plain HTTP (only on a loopback address)");
+  CLI11_PARSE(app, argc, argv);
+
+  auto colon = listen.rfind(':');
+  int port = -1;
+  try {
+    if (colon != std::string::npos) port = std::stoi(listen.substr(colon + 1));
+  } catch (const std::exception&) {
+  }
+  if (colon == std::string::npos || colon == 0 || port < 0 || port > 65535) {
+    std::fprintf(stderr, "visid: --listen must be HOST:PORT with PORT 0..65535, got \"%s\"\n", listen.c_str());
+    return 2;
+  }
+  std::string host = listen.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (users_file.empty()) users_file = data_dir + "/users.yaml";
+
+  std::error_code ec;
+  std::filesystem::create_directories(data_dir, ec);
+  if (ec) {
+    std::fprintf(stderr, "visid: cannot create %s: %s\n", data_dir.c_str(), ec.message().c_str());
+    return 1;
+  }
+  ::chmod(data_dir.c_str(), 0700);
+  data_dir = std::filesystem::absolute(data_dir).string();
+
+  auto store = visi::OpenSqliteStore(data_dir + "/store.db", visi::Scheme::Builtin(),
+                                     visi::SystemClock::Default());
+  if (!store.ok()) {
+    Log("error", "cannot open store", {{"error", store.status().ToString()}});
+    return 1;
+  }
+  Log("info", "store open", {{"path", data_dir + "/store.db"}, {"revision", (*store)->CurrentRevision()}});
+  int failures = ApplyAll(**store, apply);
   if (once) return failures ? 1 : 0;
 
+  visi::PkiPaths pki;
+  if (auto s = visi::EnsurePki(data_dir + "/pki", {host}, &pki); !s.ok()) {
+    Log("error", "cannot set up TLS", {{"error", s.ToString()}});
+    return 1;
+  }
+  const std::string config = data_dir + "/visictl.conf";
+  auto token = AdminToken(config, users_file);
+  if (!token.ok()) {
+    Log("error", "cannot set up the admin user", {{"error", token.status().ToString()}});
+    return 1;
+  }
+  auto users = visi::Authenticator::Load(users_file);
+  if (!users.ok()) {
+    Log("error", "bad users file", {{"error", users.status().ToString()}});
+    return 2;
+  }
+  visi::HttpServerOptions http;
+  http.host = host;
+  http.port = port;
+  http.tls = !insecure_http;
+  http.cert_file = pki.server_cert;
+  http.key_file = pki.server_key;
+  visi::Metrics metrics;
+  visi::ApiHandler handler(store->get(), visi::Scheme::Builtin(), &metrics);
+  auto server = visi::HttpServer::Start(http, &handler, &*users);
+  if (!server.ok()) {
+    Log("error", "cannot serve", {{"error", server.status().ToString()}});
+    return 1;
+  }
+  visi::ClientConfig client;
+  client.server = (*server)->url();
+  client.certificate_authority = insecure_http ? "" : pki.ca_cert;
+  client.token = *token;
+  if (auto s = visi::WriteClientConfig(config, client); !s.ok()) {
+    Log("error", "cannot write client config", {{"error", s.ToString()}});
+    return 1;
+  }
   std::signal(SIGINT, [](int) { g_stop = 1; });
   std::signal(SIGTERM, [](int) { g_stop = 1; });
-  std::vector<std::unique_ptr<visi::Watcher>> watchers;
-  uint64_t from = (*store)->CurrentRevision();
-  for (const auto& k : visi::Scheme::Builtin()->kinds()) {
-    visi::WatchOptions w;
-    w.kind = k.kind;
-    w.resource_version = from;
-    auto watcher = (*store)->Watch(w);
-    if (watcher.ok()) watchers.push_back(std::move(*watcher));
-  }
-  Log("info", "running; stop with SIGTERM", {{"pid", ::getpid()}});
-  while (!g_stop) {
-    bool idle = true;
-    for (auto& w : watchers) {
-      while (auto e = w->Next(std::chrono::milliseconds(0))) {
-        idle = false;
-        if (e->type == visi::EventType::kError) break;
-        Log("info", "change", {{"type", visi::EventTypeName(e->type)},
-                               {"kind", e->object->kind},
-                               {"namespace", e->object->metadata.namespace_},
-                               {"name", e->object->metadata.name},
-                               {"resourceVersion", e->resource_version}});
-      }
-    }
-    if (idle) std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
+  std::signal(SIGPIPE, SIG_IGN);
+  std::printf("listening on %s\n", (*server)->url().c_str());
+  std::fflush(stdout);
+  Log("info", "serving", {{"url", (*server)->url()}, {"config", config},
+                          {"pid", ::getpid()}});
+  while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   Log("info", "stopping");
+  (*server)->Stop();
   return 0;
 }

@@ -1,0 +1,235 @@
+#include "controller/server/http_server.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <boost/asio/ssl.hpp>
+#include <condition_variable>
+#include <cpprest/http_listener.h>
+#include <cpprest/producerconsumerstream.h>
+#include <thread>
+
+#include "controller/server/k8s_json.h"
+
+namespace visi {
+namespace {
+
+namespace http = web::http;
+using http::experimental::listener::http_listener;
+using http::experimental::listener::http_listener_config;
+
+// Asks the kernel for a free port on `host`.
+StatusOr<int> PickPort(const std::string& host) {
+  int fd = ::socket(host.find(':') == std::string::npos ? AF_INET : AF_INET6, SOCK_STREAM, 0);
+  if (fd < 0) return UnavailableError("socket: cannot pick a port");
+  int port = -1;
+  if (host.find(':') == std::string::npos) {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    if (::inet_pton(AF_INET, host.c_str(), &a.sin_addr) != 1) {
+      ::close(fd);
+      return InvalidError("--listen host must be an IP address, got \"" + host + "\"");
+    }
+    socklen_t len = sizeof a;
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0) {
+      port = ntohs(a.sin_port);
+    }
+  } else {
+    sockaddr_in6 a{};
+    a.sin6_family = AF_INET6;
+    if (::inet_pton(AF_INET6, host.c_str(), &a.sin6_addr) != 1) {
+      ::close(fd);
+      return InvalidError("--listen host must be an IP address, got \"" + host + "\"");
+    }
+    socklen_t len = sizeof a;
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0) {
+      port = ntohs(a.sin6_port);
+    }
+  }
+  ::close(fd);
+  if (port <= 0) return UnavailableError("cannot bind " + host + " to pick a free port");
+  return port;
+}
+
+bool IsLoopback(const std::string& host) {
+  return host.rfind("127.", 0) == 0 || host == "::1" || host == "localhost";
+}
+
+class CppRestServer final : public HttpServer {
+ public:
+  CppRestServer(HttpServerOptions opts, ApiHandler* handler, const Authenticator* auth)
+      : opts_(std::move(opts)), handler_(handler), auth_(auth) {}
+  ~CppRestServer() override { Stop(); }
+
+  Status Open() {
+    std::string scheme = opts_.tls ? "https" : "http";
+    std::string host = opts_.host.find(':') != std::string::npos ? "[" + opts_.host + "]" : opts_.host;
+    url_ = scheme + "://" + host + ":" + std::to_string(opts_.port);
+    http_listener_config config;
+    config.set_timeout(std::chrono::seconds(opts_.request_timeout_seconds));
+    if (opts_.tls) {
+      std::string cert = opts_.cert_file, key = opts_.key_file;
+      config.set_ssl_context_callback([cert, key](boost::asio::ssl::context& ctx) {
+        ctx.set_options(boost::asio::ssl::context::default_workarounds |
+                        boost::asio::ssl::context::no_sslv2 | boost::asio::ssl::context::no_sslv3 |
+                        boost::asio::ssl::context::no_tlsv1 | boost::asio::ssl::context::no_tlsv1_1);
+        ctx.use_certificate_chain_file(cert);
+        ctx.use_private_key_file(key, boost::asio::ssl::context::pem);
+      });
+    }
+    try {
+      listener_ = std::make_unique<http_listener>(utility::conversions::to_string_t(url_), config);
+      listener_->support([this](http::http_request req) { Serve(std::move(req)); });
+      listener_->open().wait();
+    } catch (const std::exception& e) {
+      return UnavailableError("cannot listen on " + url_ + ": " + e.what());
+    }
+    return OkStatus();
+  }
+
+  void Stop() override {
+    if (stopped_.exchange(true)) return;
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait_for(lock, std::chrono::seconds(10), [&] { return streams_ == 0; });
+    }
+    try {
+      if (listener_) listener_->close().wait();
+    } catch (const std::exception&) {
+    }
+  }
+
+  std::string url() const override { return url_; }
+  int port() const override { return opts_.port; }
+
+ private:
+  void Reply(http::http_request& req, const HttpResponse& r) {
+    http::http_response resp(static_cast<http::status_code>(r.code));
+    resp.set_body(r.body, r.content_type);
+    req.reply(resp).then([](pplx::task<void> t) {
+      try {
+        t.get();
+      } catch (...) {  // the client went away; nothing to do
+      }
+    });
+  }
+
+  void ReplyError(http::http_request& req, const Status& s) {
+    HttpResponse r;
+    r.code = CodeHttpStatus(s.code());
+    r.body = StatusJson(s).dump();
+    Reply(req, r);
+  }
+
+  void Serve(http::http_request req) {
+    if (stopped_) return ReplyError(req, UnavailableError("the server is shutting down"));
+    HttpRequest in;
+    in.method = req.method();
+    auto rel = req.relative_uri();
+    in.path = web::uri::decode(rel.path());
+    for (const auto& [k, v] : web::uri::split_query(rel.query())) {
+      in.query[web::uri::decode(k)] = web::uri::decode(v);
+    }
+    for (const auto& [k, v] : req.headers()) {
+      std::string name = k;
+      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      in.headers[name] = v;
+    }
+    if (req.headers().content_length() > opts_.max_body_bytes) {
+      return ReplyError(req, TooLargeError("request body is " +
+                                           std::to_string(req.headers().content_length()) +
+                                           " bytes; the limit is " + std::to_string(opts_.max_body_bytes)));
+    }
+    if (in.method == "POST" || in.method == "PUT" || in.method == "PATCH" || in.method == "DELETE") {
+      try {
+        in.body = req.extract_utf8string(true).get();
+      } catch (const std::exception& e) {
+        return ReplyError(req, BadRequestError(std::string("cannot read the request body: ") + e.what()));
+      }
+      if (in.body.size() > opts_.max_body_bytes) {
+        return ReplyError(req, TooLargeError("request body is too large; the limit is " +
+                                             std::to_string(opts_.max_body_bytes)));
+      }
+    }
+    std::string authz = in.Header("authorization");
+    if (authz.rfind("Bearer ", 0) == 0) in.user = auth_->Authenticate(authz.substr(7));
+    if (!in.user && !ApiHandler::IsPublic(in.path)) {
+      return ReplyError(req, Status(Code::kUnauthorized,
+                                    authz.empty() ? "Unauthorized: a bearer token is required"
+                                                  : "Unauthorized: the token is not valid"));
+    }
+    HttpResponse r = handler_->Handle(in);
+    if (!r.stream) return Reply(req, r);
+    StreamReply(req, std::move(r));
+  }
+
+  // Streams a watch: a thread of its own writes chunks into a bounded
+  // buffer that cpprestsdk drains to the client.
+  void StreamReply(http::http_request& req, HttpResponse r) {
+    concurrency::streams::producer_consumer_buffer<uint8_t> buf;
+    http::http_response resp(static_cast<http::status_code>(r.code));
+    resp.set_body(concurrency::streams::istream(buf), utility::conversions::to_string_t(r.content_type));
+    auto sent = req.reply(resp);
+    {
+      std::lock_guard lock(mu_);
+      ++streams_;
+    }
+    std::thread([this, buf, sent, stream = std::move(r.stream)]() mutable {
+      size_t limit = opts_.max_stream_buffer;
+      ChunkWriter write = [&](const std::string& chunk) {
+        if (stopped_ || sent.is_done()) return false;
+        if (buf.in_avail() > limit) return false;  // a stuck client: end its watch
+        if (chunk.empty()) return true;
+        try {
+          buf.putn_nocopy(reinterpret_cast<const uint8_t*>(chunk.data()), chunk.size()).wait();
+          buf.sync().wait();
+        } catch (...) {
+          return false;
+        }
+        return true;
+      };
+      stream(write);
+      try {
+        buf.close(std::ios_base::out).wait();
+        sent.wait();
+      } catch (...) {
+      }
+      std::lock_guard lock(mu_);
+      --streams_;
+      cv_.notify_all();
+    }).detach();
+  }
+
+  const HttpServerOptions opts_;
+  ApiHandler* const handler_;
+  const Authenticator* const auth_;
+  std::string url_;
+  std::unique_ptr<http_listener> listener_;
+  std::atomic<bool> stopped_{false};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int streams_ = 0;  // GUARDED_BY(mu_)
+};
+
+}  // namespace
+
+StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(HttpServerOptions opts, ApiHandler* handler,
+                                                        const Authenticator* auth) {
+  if (!opts.tls && !IsLoopback(opts.host)) {
+    return InvalidError("plain HTTP is only allowed on a loopback address, not " + opts.host);
+  }
+  if (opts.port < 0 || opts.port > 65535) return InvalidError("port must be 0..65535");
+  if (opts.port == 0) {
+    VISI_ASSIGN_OR_RETURN(opts.port, PickPort(opts.host));
+  }
+  auto server = std::make_unique<CppRestServer>(std::move(opts), handler, auth);
+  VISI_RETURN_IF_ERROR(server->Open());
+  return std::unique_ptr<HttpServer>(std::move(server));
+}
+
+}  // namespace visi

@@ -1,0 +1,37 @@
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "controller/base/statusor.h"
+#include "controller/server/api_handler.h"
+#include "controller/server/auth/users.h"
+
+namespace visi {
+
+struct HttpServerOptions {
+  std::string host = "127.0.0.1";
+  int port = 0;               // 0: pick a free port
+  bool tls = true;            // plain HTTP only when asked for, and only on loopback
+  std::string cert_file, key_file;
+  size_t max_body_bytes = 3 * 1024 * 1024;
+  int request_timeout_seconds = 60;
+  size_t max_stream_buffer = 8 * 1024 * 1024;  // unread watch bytes before the watch ends
+};
+
+// Serves an ApiHandler over HTTP(S) with cpprestsdk: authenticates bearer
+// tokens, enforces body limits and streams watches. The cpprestsdk headers
+// stay inside http_server.cc.
+class HttpServer {
+ public:
+  static StatusOr<std::unique_ptr<HttpServer>> Start(HttpServerOptions opts, ApiHandler* handler,
+                                                     const Authenticator* auth);
+  virtual ~HttpServer() = default;
+  // Ends open watches and stops listening.
+  virtual void Stop() = 0;
+  // "https://127.0.0.1:PORT"
+  virtual std::string url() const = 0;
+  virtual int port() const = 0;
+};
+
+}  // namespace visi
