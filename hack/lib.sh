@@ -6,8 +6,16 @@ VISI_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VISI_BUILD_PACKAGES=(
   g++ make cmake ccache pkg-config
   libyaml-cpp-dev nlohmann-json3-dev libsqlite3-dev sqlite3
-  libgtest-dev libgmock-dev
+  libcpprest-dev libssl-dev libboost-dev libcli11-dev
+  libgtest-dev libgmock-dev curl
 )
+
+# kubectl for the compatibility tests: the one present, else Debian's
+# kubernetes-client (which refuses to install over another kubectl).
+visi::ensure_kubectl() {
+  command -v kubectl >/dev/null 2>&1 && return 0
+  visi::ensure_packages kubernetes-client
+}
 
 visi::log() { printf '[visi] %s\n' "$*" >&2; }
 

@@ -7,6 +7,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$VISI_ROOT"
 
 visi::ensure_packages "${VISI_BUILD_PACKAGES[@]}"
+visi::ensure_kubectl
 visi::build
 build_dir="${VISI_BUILD_DIR:-$VISI_ROOT/build}"
 ctest --test-dir "$build_dir" --output-on-failure -j "$(nproc)" --timeout 600 "$@"

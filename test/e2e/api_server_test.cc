@@ -1,0 +1,267 @@
+// The API end to end: a real visid over real HTTPS on port 0.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+#include "test/e2e/visid_process.h"
+
+namespace visi::testing {
+namespace {
+
+const std::string kSessions = "/apis/visi.dev/v1alpha1/namespaces/alice/visisessions";
+
+std::string SessionJson(const std::string& name, const std::string& ns = "alice", int workers = 2) {
+  return Json{{"apiVersion", "visi.dev/v1alpha1"},
+              {"kind", "VisiSession"},
+              {"metadata", {{"name", name}, {"namespace", ns}}},
+              {"spec", {{"user", "alice"}, {"spark", {{"workers", workers}}}}}}
+      .dump();
+}
+
+class ApiServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    alice_token_ = visid_.AddUser("alice", {"alice"});
+    ASSERT_FALSE(alice_token_.empty());
+    ASSERT_TRUE(visid_.Start()) << "visid did not start; see " << visid_.dir() << "/visid.log";
+    admin_ = std::make_unique<ApiClient>(visid_.AdminConfig());
+  }
+  VisidProcess visid_;
+  std::string alice_token_;
+  std::unique_ptr<ApiClient> admin_;
+};
+
+TEST_F(ApiServerTest, ServesHttpsWithItsOwnCa) {
+  EXPECT_EQ(visid_.url().rfind("https://127.0.0.1:", 0), 0u);
+  auto r = admin_->Request("GET", "/healthz");
+  EXPECT_EQ(r.code, 200) << r.body;
+  // A client that does not trust visid's CA is refused by TLS.
+  ClientConfig untrusted = visid_.AdminConfig();
+  untrusted.certificate_authority = "/etc/ssl/certs/ca-certificates.crt";
+  auto refused = ApiClient(untrusted).Request("GET", "/healthz");
+  EXPECT_EQ(refused.code, 0) << "TLS should fail without visid's CA";
+}
+
+TEST_F(ApiServerTest, DiscoveryDescribesTheGroup) {
+  auto groups = admin_->Request("GET", "/apis");
+  ASSERT_EQ(groups.code, 200);
+  EXPECT_EQ((*ParseJson(groups.body))["groups"][0]["name"], "visi.dev");
+  auto resources = admin_->Request("GET", "/apis/visi.dev/v1alpha1");
+  ASSERT_EQ(resources.code, 200);
+  auto j = *ParseJson(resources.body);
+  std::set<std::string> names;
+  for (const auto& r : j["resources"]) names.insert(r["name"]);
+  for (const char* n : {"visisessions", "visisessions/status", "farmpools", "farmmachines",
+                        "snapshots", "leases", "events"}) {
+    EXPECT_TRUE(names.count(n)) << n;
+  }
+}
+
+TEST_F(ApiServerTest, EveryVerb) {
+  auto created = admin_->Request("POST", kSessions, SessionJson("nb"));
+  ASSERT_EQ(created.code, 201) << created.body;
+  auto obj = *ParseJson(created.body);
+  EXPECT_EQ(obj["spec"]["pool"], "default");  // defaulted from the CRD
+  auto got = admin_->Request("GET", kSessions + "/nb");
+  ASSERT_EQ(got.code, 200);
+  auto list = admin_->Request("GET", kSessions);
+  ASSERT_EQ(list.code, 200);
+  auto lj = *ParseJson(list.body);
+  EXPECT_EQ(lj["kind"], "VisiSessionList");
+  EXPECT_EQ(lj["items"].size(), 1u);
+  // PUT replaces the spec.
+  Json put = *ParseJson(got.body);
+  put["spec"]["spark"]["workers"] = 5;
+  auto updated = admin_->Request("PUT", kSessions + "/nb", put.dump());
+  ASSERT_EQ(updated.code, 200) << updated.body;
+  EXPECT_EQ((*ParseJson(updated.body))["metadata"]["generation"], 2);
+  // Status only through /status.
+  Json st = *ParseJson(updated.body);
+  st["status"] = {{"phase", "Running"}};
+  auto status = admin_->Request("PUT", kSessions + "/nb/status", st.dump());
+  ASSERT_EQ(status.code, 200) << status.body;
+  EXPECT_EQ((*ParseJson(status.body))["status"]["phase"], "Running");
+  Json sneaky = *ParseJson(status.body);
+  sneaky["status"]["phase"] = "Failed";
+  auto ignored = admin_->Request("PUT", kSessions + "/nb", sneaky.dump());
+  ASSERT_EQ(ignored.code, 200);
+  EXPECT_EQ((*ParseJson(ignored.body))["status"]["phase"], "Running");
+  // Merge patch and JSON patch.
+  auto merged = admin_->Request("PATCH", kSessions + "/nb", R"({"metadata":{"labels":{"tier":"gold"}}})",
+                                "application/merge-patch+json");
+  ASSERT_EQ(merged.code, 200) << merged.body;
+  EXPECT_EQ((*ParseJson(merged.body))["metadata"]["labels"]["tier"], "gold");
+  auto patched = admin_->Request("PATCH", kSessions + "/nb",
+                                 R"([{"op":"replace","path":"/spec/spark/workers","value":7}])",
+                                 "application/json-patch+json");
+  ASSERT_EQ(patched.code, 200) << patched.body;
+  EXPECT_EQ((*ParseJson(patched.body))["spec"]["spark"]["workers"], 7);
+  auto strategic = admin_->Request("PATCH", kSessions + "/nb", "{}", "application/strategic-merge-patch+json");
+  EXPECT_EQ(strategic.code, 415);
+  // Selectors and pagination.
+  ASSERT_EQ(admin_->Request("POST", kSessions, SessionJson("nb2")).code, 201);
+  auto gold = admin_->Request("GET", kSessions + "?labelSelector=tier%3Dgold");
+  EXPECT_EQ((*ParseJson(gold.body))["items"].size(), 1u);
+  auto page = admin_->Request("GET", kSessions + "?limit=1");
+  auto pj = *ParseJson(page.body);
+  EXPECT_EQ(pj["items"].size(), 1u);
+  ASSERT_TRUE(pj["metadata"].contains("continue"));
+  auto next = admin_->Request("GET", kSessions + "?limit=1&continue=" +
+                                         UrlEncode(pj["metadata"]["continue"].get<std::string>()));
+  EXPECT_EQ((*ParseJson(next.body))["items"][0]["metadata"]["name"], "nb2");
+  auto by_field = admin_->Request("GET", kSessions + "?fieldSelector=status.phase%3DRunning");
+  EXPECT_EQ((*ParseJson(by_field.body))["items"].size(), 1u);
+  // Delete.
+  auto deleted = admin_->Request("DELETE", kSessions + "/nb");
+  ASSERT_EQ(deleted.code, 200) << deleted.body;
+  EXPECT_EQ(admin_->Request("GET", kSessions + "/nb").code, 404);
+  auto missing = admin_->Request("GET", kSessions + "/nb");
+  auto mj = *ParseJson(missing.body);
+  EXPECT_EQ(mj["kind"], "Status");
+  EXPECT_EQ(mj["reason"], "NotFound");
+}
+
+TEST_F(ApiServerTest, ConflictsAreReported) {
+  auto created = *ParseJson(admin_->Request("POST", kSessions, SessionJson("nb")).body);
+  Json a = created, b = created;
+  a["spec"]["spark"]["workers"] = 3;
+  b["spec"]["spark"]["workers"] = 4;
+  EXPECT_EQ(admin_->Request("PUT", kSessions + "/nb", a.dump()).code, 200);
+  auto stale = admin_->Request("PUT", kSessions + "/nb", b.dump());
+  EXPECT_EQ(stale.code, 409);
+  EXPECT_EQ((*ParseJson(stale.body))["reason"], "Conflict");
+  auto dup = admin_->Request("POST", kSessions, SessionJson("nb"));
+  EXPECT_EQ(dup.code, 409);
+  EXPECT_EQ((*ParseJson(dup.body))["reason"], "AlreadyExists");
+}
+
+TEST_F(ApiServerTest, AuthMatrix) {
+  ASSERT_EQ(admin_->Request("POST", kSessions, SessionJson("nb")).code, 201);
+  ASSERT_EQ(admin_->Request("POST", "/apis/visi.dev/v1alpha1/namespaces/bob/visisessions",
+                            SessionJson("nb", "bob")).code, 201);
+  ClientConfig none = visid_.AdminConfig();
+  none.token = "";
+  EXPECT_EQ(ApiClient(none).Request("GET", kSessions).code, 401);
+  EXPECT_EQ(ApiClient(visid_.ConfigWithToken("not-a-token")).Request("GET", kSessions).code, 401);
+  ApiClient alice(visid_.ConfigWithToken(alice_token_));
+  EXPECT_EQ(alice.Request("GET", kSessions).code, 200);
+  EXPECT_EQ(alice.Request("GET", kSessions + "/nb").code, 200);
+  EXPECT_EQ(alice.Request("POST", kSessions, SessionJson("mine")).code, 201);
+  auto other = alice.Request("GET", "/apis/visi.dev/v1alpha1/namespaces/bob/visisessions/nb");
+  EXPECT_EQ(other.code, 403);
+  EXPECT_EQ((*ParseJson(other.body))["reason"], "Forbidden");
+  EXPECT_EQ(alice.Request("DELETE", "/apis/visi.dev/v1alpha1/namespaces/bob/visisessions/nb").code, 403);
+  EXPECT_EQ(alice.Request("GET", "/apis/visi.dev/v1alpha1/visisessions").code, 403);  // all namespaces
+  EXPECT_EQ(alice.Request("GET", "/apis/visi.dev/v1alpha1/farmpools").code, 403);    // cluster scope
+  EXPECT_EQ(alice.Request("GET", "/apis/visi.dev/v1alpha1/namespaces/bob/visisessions?watch=true").code, 403);
+  EXPECT_EQ(admin_->Request("GET", "/apis/visi.dev/v1alpha1/visisessions").code, 200);
+  EXPECT_EQ(admin_->Request("GET", "/apis/visi.dev/v1alpha1/farmpools").code, 200);
+  EXPECT_EQ(ApiClient(none).Request("GET", "/healthz").code, 200);
+  EXPECT_EQ(ApiClient(none).Request("GET", "/metrics").code, 401);
+}
+
+TEST_F(ApiServerTest, MalformedAndOversizedBodies) {
+  struct Case {
+    std::string body;
+    int code;
+    std::string says;
+  };
+  std::vector<Case> cases = {
+      {"{not json", 400, "malformed JSON"},
+      {std::string(100000, '['), 400, "nests deeper"},
+      {"[]", 422, "mapping"},
+      {R"({"apiVersion":"visi.dev/v1alpha1","kind":"FarmPool","metadata":{"name":"x"},"spec":{}})", 400,
+       "does not match the path"},
+      {R"({"apiVersion":"visi.dev/v1alpha1","kind":"VisiSession","metadata":{"name":"x","namespace":"bob"},"spec":{"user":"a"}})",
+       400, "namespace"},
+      {R"({"apiVersion":"visi.dev/v1alpha1","kind":"VisiSession","metadata":{"name":"x"},"spec":{"user":"a","spark":{"workers":500}}})",
+       422, "spec.spark.workers"},
+      {R"({"apiVersion":"visi.dev/v1alpha1","kind":"VisiSession","metadata":{"name":"Bad!"},"spec":{"user":"a"}})",
+       422, "metadata.name"},
+  };
+  for (const auto& c : cases) {
+    auto r = admin_->Request("POST", kSessions, c.body);
+    EXPECT_EQ(r.code, c.code) << c.body.substr(0, 80) << " -> " << r.body;
+    EXPECT_NE(r.body.find(c.says), std::string::npos) << r.body;
+    auto j = ParseJson(r.body);
+    ASSERT_TRUE(j.ok()) << "every error is a Status object";
+    EXPECT_EQ((*j)["kind"], "Status");
+  }
+  auto invalid = *ParseJson(admin_->Request("POST", kSessions, cases[5].body).body);
+  EXPECT_EQ(invalid["details"]["causes"][0]["field"], "spec.spark.workers");
+  std::string huge = SessionJson("huge");
+  huge.insert(huge.size() - 1, ",\"pad\":\"" + std::string(4 * 1024 * 1024, 'x') + "\"");
+  auto big = admin_->Request("POST", kSessions, huge);
+  EXPECT_EQ(big.code, 413) << big.body.substr(0, 200);
+  EXPECT_EQ(admin_->Request("GET", kSessions + "?limit=abc").code, 400);
+  EXPECT_EQ(admin_->Request("GET", kSessions + "?labelSelector=a%20in%20(b").code, 400);
+  EXPECT_EQ(admin_->Request("GET", "/apis/visi.dev/v1alpha1/namespaces/alice/pods").code, 404);
+  EXPECT_EQ((*ParseJson(admin_->Request("GET", kSessions).body))["items"].size(), 0u) << "nothing stored";
+}
+
+TEST_F(ApiServerTest, WatchStreamsAndResumesAcrossARestart) {
+  auto first = *ParseJson(admin_->Request("POST", kSessions, SessionJson("a")).body);
+  std::string rv = first["metadata"]["resourceVersion"];
+  ASSERT_EQ(admin_->Request("POST", kSessions, SessionJson("b")).code, 201);
+  ASSERT_EQ(admin_->Request("DELETE", kSessions + "/a").code, 200);
+  visid_.Stop();
+  ASSERT_TRUE(visid_.Start());
+  ApiClient client(visid_.AdminConfig());
+  std::vector<std::string> seen;
+  Status s = client.Watch(kSessions + "?watch=true&resourceVersion=" + rv,
+                          [&](const Json& e) {
+                            seen.push_back(e["type"].get<std::string>() + " " +
+                                           e["object"]["metadata"]["name"].get<std::string>());
+                            return seen.size() < 2;
+                          },
+                          std::chrono::seconds(10));
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(seen, (std::vector<std::string>{"ADDED b", "DELETED a"}));
+  // A live event reaches a watcher started before it.
+  std::vector<std::string> live;
+  std::thread watcher([&] {
+    (void)client.Watch(kSessions + "?watch=true&resourceVersion=" +
+                           (*ParseJson(client.Request("GET", kSessions).body))["metadata"]["resourceVersion"].get<std::string>(),
+                       [&](const Json& e) {
+                         live.push_back(e["object"]["metadata"]["name"]);
+                         return false;
+                       },
+                       std::chrono::seconds(10));
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  ASSERT_EQ(client.Request("POST", kSessions, SessionJson("c")).code, 201);
+  watcher.join();
+  EXPECT_EQ(live, (std::vector<std::string>{"c"}));
+}
+
+TEST_F(ApiServerTest, AStuckWatcherNeverBlocksWriters) {
+  // curl reads one byte per second: a watcher that is effectively stuck.
+  std::string cmd = "curl -s -N --limit-rate 1 --max-time 20 --cacert " + visid_.dir() +
+                    "/pki/ca.crt -H 'Authorization: Bearer " + visid_.AdminConfig().token + "' '" +
+                    visid_.url() + kSessions + "?watch=true' >/dev/null 2>&1 & echo $!";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  int curl_pid = 0;
+  ASSERT_EQ(std::fscanf(p, "%d", &curl_pid), 1);
+  ::pclose(p);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  std::atomic<int> delivered{0};
+  ApiClient reader(visid_.AdminConfig());
+  std::string from = (*ParseJson(admin_->Request("GET", kSessions).body))["metadata"]["resourceVersion"];
+  std::thread live([&] {
+    (void)reader.Watch(kSessions + "?watch=true&resourceVersion=" + from,
+                       [&](const Json&) { return ++delivered < 300; }, std::chrono::seconds(60));
+  });
+  auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < 300; ++i) {
+    ASSERT_EQ(admin_->Request("POST", kSessions, SessionJson("s" + std::to_string(i))).code, 201);
+  }
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  live.join();
+  ::kill(curl_pid, SIGTERM);
+  EXPECT_EQ(delivered.load(), 300);
+  EXPECT_LT(secs, 30.0) << "writers were held up";
+}
+
+}  // namespace
+}  // namespace visi::testing

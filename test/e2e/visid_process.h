@@ -1,0 +1,97 @@
+#pragma once
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "controller/client/api_client.h"
+#include "controller/server/auth/users.h"
+
+extern char** environ;
+
+namespace visi::testing {
+
+// A real visid process on a port of its own choosing, with a temporary data
+// directory that outlives restarts. Stops it (by pid) when destroyed.
+class VisidProcess {
+ public:
+  VisidProcess() {
+    char tmpl[] = "/tmp/visid-e2e-XXXXXX";
+    dir_ = ::mkdtemp(tmpl);
+  }
+  ~VisidProcess() {
+    Stop();
+    std::filesystem::remove_all(dir_);
+  }
+
+  // Adds a user before the first start; returns its token.
+  std::string AddUser(const std::string& name, const std::vector<std::string>& namespaces) {
+    auto t = visi::AddUser(dir_ + "/users.yaml", name, false, namespaces);
+    return t.ok() ? *t : "";
+  }
+
+  // Starts visid and waits until it says where it listens.
+  bool Start(const std::vector<std::string>& extra = {}) {
+    int fds[2];
+    if (::pipe(fds) != 0) return false;
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+    posix_spawn_file_actions_addclose(&fa, fds[0]);
+    log_ = dir_ + "/visid.log";
+    posix_spawn_file_actions_addopen(&fa, 2, log_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+    std::vector<std::string> args = {VISI_VISID_BINARY, "--data-dir", dir_, "--listen", "127.0.0.1:0"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    int rc = posix_spawn(&pid_, VISI_VISID_BINARY, &fa, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&fa);
+    ::close(fds[1]);
+    if (rc != 0) return false;
+    FILE* out = ::fdopen(fds[0], "r");
+    char line[512];
+    bool ok = false;
+    if (std::fgets(line, sizeof line, out)) {
+      std::string s = line;
+      if (s.rfind("listening on ", 0) == 0) {
+        url_ = s.substr(13);
+        while (!url_.empty() && (url_.back() == '\n' || url_.back() == '\r')) url_.pop_back();
+        ok = true;
+      }
+    }
+    std::fclose(out);
+    return ok;
+  }
+
+  void Stop() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGTERM);
+    int status;
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+  }
+
+  ClientConfig AdminConfig() const { return *LoadClientConfig(dir_ + "/visictl.conf"); }
+  ClientConfig ConfigWithToken(const std::string& token) const {
+    ClientConfig c = AdminConfig();
+    c.token = token;
+    return c;
+  }
+  const std::string& url() const { return url_; }
+  const std::string& dir() const { return dir_; }
+  std::string config_path() const { return dir_ + "/visictl.conf"; }
+
+ private:
+  std::string dir_, log_, url_;
+  pid_t pid_ = -1;
+};
+
+}  // namespace visi::testing
