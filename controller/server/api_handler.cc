@@ -132,6 +132,10 @@ HttpResponse ApiHandler::Dispatch(const HttpRequest& req, std::string* verb, std
     return Error(Status(Code::kNotFound, "the server could not find the requested resource"));
   }
   if (p == "/api" || p == "/api/") return JsonResponse(200, ApiVersionsJson());
+  if (p == "/openapi/v3") return JsonResponse(200, OpenApiV3RootJson());
+  if (p == std::string("/openapi/v3/apis/") + kApiVersion) {
+    return JsonResponse(200, OpenApiV3GroupJson(*scheme_));
+  }
   if (p == "/apis" || p == "/apis/") return JsonResponse(200, ApiGroupListJson(*scheme_));
   auto parts = SplitPath(p);
   if (parts.size() < 2 || parts[0] != "apis" || parts[1] != kGroup) {

@@ -89,6 +89,40 @@ Json ApiResourceListJson(const Scheme& scheme) {
           {"resources", std::move(resources)}};
 }
 
+Json OpenApiV3RootJson() {
+  std::string group = std::string("apis/") + kApiVersion;
+  return {{"paths", {{group, {{"serverRelativeURL", "/openapi/v3/" + group}}}}}};
+}
+
+Json OpenApiV3GroupJson(const Scheme& scheme) {
+  Json paths = Json::object(), schemas = Json::object();
+  for (const auto& k : scheme.kinds()) {
+    std::string ref = "dev.visi." + k.version + "." + k.kind;
+    Json schema = k.crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"];
+    Json gvk = {{"group", k.group}, {"version", k.version}, {"kind", k.kind}};
+    schema["x-kubernetes-group-version-kind"] = Json::array({gvk});
+    schemas[ref] = std::move(schema);
+    Json body = {{"content", {{"application/json", {{"schema", {{"$ref", "#/components/schemas/" + ref}}}}}}}};
+    Json field_validation = {{"name", "fieldValidation"}, {"in", "query"},
+                             {"schema", {{"type", "string"}}}, {"uniqueItems", true}};
+    auto op = [&](const char* verb) {
+      return Json{{"operationId", std::string(verb) + k.kind},
+                  {"x-kubernetes-group-version-kind", gvk},
+                  {"x-kubernetes-action", verb},
+                  {"parameters", Json::array({field_validation})},
+                  {"responses", {{"200", body}}}};
+    };
+    std::string base = "/apis/" + k.ApiVersion() + (k.namespaced ? "/namespaces/{namespace}/" : "/") + k.plural;
+    paths[base] = {{"post", op("post")}, {"get", op("list")}};
+    paths[base + "/{name}"] = {{"get", op("get")}, {"put", op("put")}, {"patch", op("patch")},
+                               {"delete", op("delete")}};
+  }
+  return {{"openapi", "3.0.0"},
+          {"info", {{"title", "Visi"}, {"version", kVersion}}},
+          {"paths", std::move(paths)},
+          {"components", {{"schemas", std::move(schemas)}}}};
+}
+
 Json ApiVersionsJson() {
   return {{"kind", "APIVersions"}, {"versions", Json::array()},
           {"serverAddressByClientCIDRs", Json::array()}};

@@ -24,6 +24,11 @@ Json ApiGroupListJson(const Scheme& scheme);
 Json ApiGroupJson(const Scheme& scheme);
 Json ApiResourceListJson(const Scheme& scheme);
 Json ApiVersionsJson();
+// OpenAPI v3 discovery (/openapi/v3) and the group's document: one schema
+// per kind (from its CRD) and the operations, whose fieldValidation
+// parameter tells kubectl that the server validates strictly.
+Json OpenApiV3RootJson();
+Json OpenApiV3GroupJson(const Scheme& scheme);
 Json VersionJson();
 
 }  // namespace visi
