@@ -133,7 +133,7 @@ int RunGet(CliContext& c, const std::vector<std::string>& args, const std::strin
     }
   }
   if (!objects.empty() || (out->format != OutputFormat::kTable && out->format != OutputFormat::kWide)) {
-    auto text = PrintObjects(*kind, objects, *out, all_ns);
+    auto text = PrintObjects(*kind, objects, *out, all_ns, /*as_list=*/names.empty());
     if (!text.ok()) return Fail(c, text.status().message());
     *c.out << *text << std::flush;
   }
@@ -152,7 +152,7 @@ int RunGet(CliContext& c, const std::vector<std::string>& args, const std::strin
     if (!e) continue;
     if (e->type == EventType::kBookmark) continue;
     if (e->type == EventType::kError) return e->error.code() == Code::kGone ? 0 : FailStatus(c, e->error);
-    auto text = PrintObjects(*kind, {e->object}, *out, all_ns, headers);
+    auto text = PrintObjects(*kind, {e->object}, *out, all_ns, /*as_list=*/false, headers);
     headers = false;
     if (text.ok()) *c.out << *text << std::flush;
   }

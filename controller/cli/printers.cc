@@ -146,25 +146,26 @@ std::string QualifiedName(const KindInfo& kind, const std::string& name) {
 }
 
 StatusOr<std::string> PrintObjects(const KindInfo& kind, const std::vector<ObjectPtr>& objects,
-                                   const Output& out, bool all_namespaces, bool headers) {
-  auto as_list = [&] {
+                                   const Output& out, bool all_namespaces, bool as_list,
+                                   bool headers) {
+  auto list_json = [&] {
     Json items = Json::array();
     for (const auto& o : objects) items.push_back(ObjectToJson(*o));
     return Json{{"apiVersion", "v1"}, {"kind", "List"}, {"items", items}, {"metadata", {{"resourceVersion", ""}}}};
   };
-  bool single = objects.size() == 1 && !all_namespaces;
+  bool single = objects.size() == 1 && !as_list;
   switch (out.format) {
     case OutputFormat::kYaml:
-      return EmitYaml(single ? ObjectToJson(*objects[0]) : as_list());
+      return EmitYaml(single ? ObjectToJson(*objects[0]) : list_json());
     case OutputFormat::kJson:
-      return (single ? ObjectToJson(*objects[0]) : as_list()).dump(4) + "\n";
+      return (single ? ObjectToJson(*objects[0]) : list_json()).dump(4) + "\n";
     case OutputFormat::kName: {
       std::string s;
       for (const auto& o : objects) s += QualifiedName(kind, o->metadata.name) + "\n";
       return s;
     }
     case OutputFormat::kJsonPath:
-      return RenderJsonPathTemplate(single ? ObjectToJson(*objects[0]) : as_list(), out.jsonpath);
+      return RenderJsonPathTemplate(single ? ObjectToJson(*objects[0]) : list_json(), out.jsonpath);
     default:
       break;
   }

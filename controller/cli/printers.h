@@ -29,9 +29,11 @@ struct Output {
 StatusOr<Output> ParseOutput(const std::string& flag);
 
 // Prints objects of one kind in the chosen format. `all_namespaces` adds a
-// NAMESPACE column to tables.
+// NAMESPACE column to tables; `as_list` prints yaml, json and jsonpath as a
+// List even for one object (a listing rather than a named get).
 StatusOr<std::string> PrintObjects(const KindInfo& kind, const std::vector<ObjectPtr>& objects,
-                                   const Output& out, bool all_namespaces, bool headers = true);
+                                   const Output& out, bool all_namespaces, bool as_list,
+                                   bool headers = true);
 
 // "visisession.visi.dev/notebook"
 std::string QualifiedName(const KindInfo& kind, const std::string& name);
