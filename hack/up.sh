@@ -13,23 +13,27 @@ pid_file="$data_dir/visid.pid"
 log_file="$data_dir/visid.log"
 
 visi::ensure_packages "${VISI_BUILD_PACKAGES[@]}"
-visi::build visid
-visid="${VISI_BUILD_DIR:-$VISI_ROOT/build}/controller/cmd/visid/visid"
+visi::build visid visictl
+bin="${VISI_BUILD_DIR:-$VISI_ROOT/build}/controller/cmd"
+listen="${VISI_LISTEN:-127.0.0.1:6443}"
 mkdir -p "$data_dir"
+export VISICONFIG="$data_dir/visictl.conf"
 
 if [ -f "$pid_file" ] && kill -0 "$(cat "$pid_file")" 2>/dev/null; then
   visi::log "visid already running (pid $(cat "$pid_file")); log: $log_file"
-  exit 0
+else
+  nohup "$bin/visid/visid" --data-dir "$data_dir" --listen "$listen" >>"$log_file" 2>&1 &
+  echo $! >"$pid_file"
+  for _ in $(seq 1 100); do
+    grep -q '"msg":"serving"' "$log_file" 2>/dev/null && break
+    kill -0 "$(cat "$pid_file")" 2>/dev/null || { visi::log "visid exited; see $log_file"; exit 1; }
+    sleep 0.1
+  done
 fi
-
-# Apply the samples first (create or update, idempotent), then run.
-"$visid" --data-dir "$data_dir" --apply manifests/samples --once 2>&1 | tee -a "$log_file" >&2
-nohup "$visid" --data-dir "$data_dir" >>"$log_file" 2>&1 &
-echo $! >"$pid_file"
-for _ in $(seq 1 50); do
-  grep -q '"msg":"running' "$log_file" 2>/dev/null && break
-  kill -0 "$(cat "$pid_file")" 2>/dev/null || { visi::log "visid exited; see $log_file"; exit 1; }
-  sleep 0.1
-done
-visi::log "visid running (pid $(cat "$pid_file")), data in $data_dir, log in $log_file"
-visi::log "stop it with: hack/down.sh"
+# Apply the samples (create or update: idempotent).
+"$bin/visictl/visictl" apply -f manifests/samples
+"$bin/visictl/visictl" get visisessions -A
+visi::log "visid running (pid $(cat "$pid_file")) at https://$listen, data in $data_dir, log in $log_file"
+visi::log "use it:   export VISICONFIG=$VISICONFIG; $bin/visictl/visictl get visisessions -A"
+visi::log "kubectl:  kubectl --kubeconfig $VISICONFIG get visisessions -A"
+visi::log "stop it:  hack/down.sh"
