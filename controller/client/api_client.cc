@@ -2,7 +2,6 @@
 
 #include <boost/asio/ssl.hpp>
 #include <cpprest/http_client.h>
-#include <cpprest/rawptrstream.h>
 
 namespace visi {
 
@@ -115,17 +114,29 @@ Status ApiClient::Watch(const std::string& target, const std::function<bool(cons
       ApiResponse r{resp.status_code(), resp.extract_utf8string(true).get()};
       return r.ToStatus();
     }
-    auto in = resp.body();
-    std::string line;
+    // Read whatever has arrived, in blocks, and split it into lines: reading
+    // byte by byte through pplx tasks costs more than the events themselves.
+    auto buf = resp.body().streambuf();
+    std::string pending;
+    std::vector<uint8_t> block(64 * 1024);
     while (true) {
-      concurrency::streams::container_buffer<std::string> buf;
-      size_t n = in.read_line(buf).get();
-      if (n == 0 && in.is_eof()) break;
-      line = buf.collection();
-      if (line.empty()) continue;
-      auto j = ParseJson(line);
-      if (!j.ok()) return Status(Code::kInternal, "malformed watch event: " + j.status().message());
-      if (!on_event(*j)) break;
+      // Wait for one byte, then take what else is already there: getn() of
+      // a larger count would wait for that many bytes.
+      size_t n = buf.getn(block.data(), 1).get();
+      if (n == 0) break;  // end of stream
+      size_t avail = std::min(block.size() - 1, static_cast<size_t>(std::max<std::streamsize>(0, buf.in_avail())));
+      if (avail > 0) n += buf.getn(block.data() + 1, avail).get();
+      pending.append(reinterpret_cast<const char*>(block.data()), n);
+      size_t start = 0, nl;
+      while ((nl = pending.find('\n', start)) != std::string::npos) {
+        std::string_view line(pending.data() + start, nl - start);
+        start = nl + 1;
+        if (line.empty()) continue;
+        auto j = ParseJson(line);
+        if (!j.ok()) return Status(Code::kInternal, "malformed watch event: " + j.status().message());
+        if (!on_event(*j)) return OkStatus();
+      }
+      pending.erase(0, start);
     }
   } catch (const std::exception& e) {
     std::string what = e.what();

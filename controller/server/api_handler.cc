@@ -292,8 +292,20 @@ HttpResponse ApiHandler::Watch(const HttpRequest& req, const Target& t) {
         if (!write("")) break;  // probes whether the client is still there
         continue;
       }
-      if (!write(WatchEventLine(*kind, *e) + "\n")) break;
-      if (e->type == EventType::kError) break;
+      // Everything already waiting goes out in one write.
+      std::string chunk;
+      bool end = false;
+      for (int n = 1;; ++n) {
+        chunk += WatchEventLine(*kind, *e) + "\n";
+        if (e->type == EventType::kError) {
+          end = true;
+          break;
+        }
+        if (n == 256) break;
+        e = w->Next(std::chrono::milliseconds(0));
+        if (!e) break;
+      }
+      if (!write(chunk) || end) break;
     }
     w->Stop();
     metrics->WatchClosed();

@@ -40,6 +40,11 @@ Json ListJson(const KindInfo& kind, const ListResult& list) {
 }
 
 std::string WatchEventLine(const KindInfo& kind, const WatchEvent& e) {
+  if (e.text && (e.type == EventType::kAdded || e.type == EventType::kModified ||
+                 e.type == EventType::kDeleted)) {
+    // The store's text of the object, serialized once for every watcher.
+    return std::string("{\"type\":\"") + EventTypeName(e.type) + "\",\"object\":" + *e.text + "}";
+  }
   Json j = {{"type", EventTypeName(e.type)}};
   switch (e.type) {
     case EventType::kBookmark:

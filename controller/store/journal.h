@@ -15,7 +15,7 @@ struct Mutation {
   EventType type = EventType::kAdded;  // kAdded, kModified or kDeleted
   std::string key;                     // "Kind/namespace/name"
   ObjectPtr object;                    // the new state; for kDeleted the last one
-  std::string text;                    // ObjectToJsonText(*object)
+  std::shared_ptr<const std::string> text;  // ObjectToJsonText(*object)
 };
 
 // What a journal holds when it is opened.

@@ -37,6 +37,9 @@ struct WatchEvent {
   // The object after the change; for kDeleted its last state with the
   // deletion's resourceVersion; for kBookmark only the revision is meaningful.
   ObjectPtr object;
+  // The object's JSON text when the store has it (serialized once per change
+  // and shared by every watcher); may be null.
+  std::shared_ptr<const std::string> text;
   uint64_t resource_version = 0;
   Status error;  // set for kError
 };

@@ -42,7 +42,7 @@ StoreEngine::StoreEngine(std::shared_ptr<const Scheme> scheme, Clock* clock, Sto
   for (auto& m : state.log) {
     auto it = last.find(m.key);
     ObjectPtr prev = it == last.end() ? nullptr : it->second;
-    history_.push_back({m.type, m.key, prev, m.object, m.rv});
+    history_.push_back({m.type, m.key, prev, m.object, nullptr, m.rv});
     last[m.key] = m.type == EventType::kDeleted ? nullptr : m.object;
   }
   next_rv_ = state.revision;
@@ -84,10 +84,10 @@ Status StoreEngine::Submit(std::unique_lock<std::mutex>& lock, EventType type, s
   InFlight self;
   Mutation& m = self.mutation;
   obj->metadata.resource_version = next_rv_ + 1;
-  m.text = ObjectToJsonText(*obj);
-  if (m.text.size() > kMaxObjectBytes) {
+  m.text = std::make_shared<const std::string>(ObjectToJsonText(*obj));
+  if (m.text->size() > kMaxObjectBytes) {
     return TooLargeError(Describe(*scheme_, obj->kind, obj->metadata.name) + " is " +
-                         std::to_string(m.text.size()) + " bytes; the limit is " +
+                         std::to_string(m.text->size()) + " bytes; the limit is " +
                          std::to_string(kMaxObjectBytes));
   }
   m.rv = ++next_rv_;
@@ -165,7 +165,7 @@ void StoreEngine::ApplyLocked(const Mutation& m) {
   } else if (m.type != EventType::kDeleted) {
     committed_.emplace(m.key, m.object);
   }
-  history_.push_back({m.type, m.key, prev, m.object, m.rv});
+  history_.push_back({m.type, m.key, prev, m.object, m.text, m.rv});
   while (history_.size() > opts_.history_limit) {
     compacted_ = history_.front().rv;
     history_.pop_front();
@@ -178,7 +178,7 @@ void StoreEngine::ApplyLocked(const Mutation& m) {
         chans.pop_back();
         continue;
       }
-      chans[i]->Offer(m.type, prev, m.object, m.rv, /*bounded=*/true);
+      chans[i]->Offer(m.type, prev, m.object, m.text, m.rv, /*bounded=*/true);
       ++i;
     }
   }
@@ -359,8 +359,8 @@ StatusOr<std::unique_ptr<Watcher>> StoreEngine::Watch(const WatchOptions& opts) 
         opts.namespace_.empty() ? opts.kind + "/" : Key(opts.kind, opts.namespace_, "");
     for (auto it = committed_.lower_bound(prefix);
          it != committed_.end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it) {
-      ch->Offer(EventType::kAdded, nullptr, it->second, it->second->metadata.resource_version,
-                /*bounded=*/false);
+      ch->Offer(EventType::kAdded, nullptr, it->second, nullptr,
+                it->second->metadata.resource_version, /*bounded=*/false);
     }
   } else {
     if (from < compacted_) {
@@ -370,7 +370,7 @@ StatusOr<std::unique_ptr<Watcher>> StoreEngine::Watch(const WatchOptions& opts) 
     const std::string prefix = opts.kind + "/";
     for (const auto& h : history_) {
       if (h.rv <= from || h.key.compare(0, prefix.size(), prefix) != 0) continue;
-      ch->Offer(h.type, h.prev, h.object, h.rv, /*bounded=*/false);
+      ch->Offer(h.type, h.prev, h.object, h.text, h.rv, /*bounded=*/false);
     }
   }
   auto& chans = watchers_[opts.kind];

@@ -71,6 +71,7 @@ class StoreEngine final : public Store {
     std::string key;
     ObjectPtr prev;
     ObjectPtr object;
+    std::shared_ptr<const std::string> text;  // may be null (loaded history)
     uint64_t rv;
   };
   // A write waiting in the commit queue. Lives on its writer's stack.

@@ -22,8 +22,8 @@ bool WatchChannel::Matches(const Object& o) const {
   return opts_.labels.Matches(o.metadata.labels) && opts_.fields.Matches(o);
 }
 
-void WatchChannel::Offer(EventType type, const ObjectPtr& prev, const ObjectPtr& cur, uint64_t rv,
-                         bool bounded) {
+void WatchChannel::Offer(EventType type, const ObjectPtr& prev, const ObjectPtr& cur,
+                         const std::shared_ptr<const std::string>& text, uint64_t rv, bool bounded) {
   if (stopped_.load(std::memory_order_relaxed)) return;
   if (opts_.resource_version && rv <= *opts_.resource_version) return;
   // With a selector, an object moving into or out of the selection is seen
@@ -32,6 +32,7 @@ void WatchChannel::Offer(EventType type, const ObjectPtr& prev, const ObjectPtr&
   bool was_in = prev && Matches(*prev);
   WatchEvent e;
   e.resource_version = rv;
+  e.text = text;
   if (type == EventType::kDeleted) {
     if (!now_in && !was_in) return;
     e.type = EventType::kDeleted;

@@ -24,8 +24,9 @@ class WatchChannel : public std::enable_shared_from_this<WatchChannel> {
   // Decides what this watcher sees of a change from `prev` to `cur` (either
   // may be null) and buffers it. REQUIRES: called in revision order.
   // `bounded` false skips the capacity check (the initial replay).
-  void Offer(EventType type, const ObjectPtr& prev, const ObjectPtr& cur, uint64_t rv,
-             bool bounded);
+  // `text` is cur's JSON text, or null.
+  void Offer(EventType type, const ObjectPtr& prev, const ObjectPtr& cur,
+             const std::shared_ptr<const std::string>& text, uint64_t rv, bool bounded);
   // Ends the stream with an error after the buffered events.
   void Fail(Status s);
 

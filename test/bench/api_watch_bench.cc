@@ -1,6 +1,6 @@
 // API watch benchmark (not a test): write-to-watch-event latency through
 // visid over HTTPS, with 100 watchers each on its own connection. Usage:
-//   api_watch_bench CONFIG [WATCHERS] [WRITES]
+//   api_watch_bench CONFIG [WATCHERS] [WRITES] [INTERVAL_MS]
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -13,7 +13,7 @@
 int main(int argc, char** argv) {
   using Clock = std::chrono::steady_clock;
   if (argc < 2) {
-    std::fprintf(stderr, "usage: api_watch_bench CONFIG [WATCHERS] [WRITES]\n");
+    std::fprintf(stderr, "usage: api_watch_bench CONFIG [WATCHERS] [WRITES] [INTERVAL_MS]\n");
     return 2;
   }
   auto cfg = visi::LoadClientConfig(argv[1]);
@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   }
   int watchers = argc > 2 ? std::atoi(argv[2]) : 100;
   int writes = argc > 3 ? std::atoi(argv[3]) : 200;
+  int interval_ms = argc > 4 ? std::atoi(argv[4]) : 5;
   const std::string path = "/apis/visi.dev/v1alpha1/namespaces/watch-bench/visisessions";
   visi::ApiClient writer(*cfg);
   auto list = writer.Request("GET", path);
@@ -50,7 +51,7 @@ int main(int argc, char** argv) {
                     {"spec", {{"user", "bench"}}}};
     auto r = writer.Request("POST", path, o.dump());
     if (!r.ok()) std::fprintf(stderr, "create: %s\n", r.body.c_str());
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    std::this_thread::sleep_for(std::chrono::milliseconds(interval_ms));
   }
   for (auto& t : threads) t.join();
   std::vector<double> all;
@@ -60,8 +61,9 @@ int main(int argc, char** argv) {
     std::printf("no events delivered\n");
     return 1;
   }
-  std::printf("watch latency via API, %d watchers: p50 %.2f ms, p99 %.2f ms, max %.2f ms, %zu events of %d\n",
-              watchers, all[all.size() / 2], all[all.size() * 99 / 100], all.back(), all.size(),
-              watchers * writes);
+  std::printf("watch latency via API, %d watchers, a write every %d ms: p50 %.2f ms, p99 %.2f ms, "
+              "max %.2f ms, %zu events of %d\n",
+              watchers, interval_ms, all[all.size() / 2], all[all.size() * 99 / 100], all.back(),
+              all.size(), watchers * writes);
   return 0;
 }

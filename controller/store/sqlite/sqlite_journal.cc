@@ -178,7 +178,7 @@ Status SqliteJournal::Append(const std::vector<const Mutation*>& batch, uint64_t
     sqlite3_bind_int64(log_, 1, m->rv);
     sqlite3_bind_int(log_, 2, static_cast<int>(m->type));
     sqlite3_bind_text(log_, 3, m->key.data(), m->key.size(), SQLITE_STATIC);
-    sqlite3_bind_blob(log_, 4, m->text.data(), m->text.size(), SQLITE_STATIC);
+    sqlite3_bind_blob(log_, 4, m->text->data(), m->text->size(), SQLITE_STATIC);
     int rc = sqlite3_step(log_);
     sqlite3_reset(log_);
     if (rc != SQLITE_DONE) return fail("append log");
