@@ -43,6 +43,8 @@ visi::ensure_packages() {
 visi::build() {
   local build_dir="${VISI_BUILD_DIR:-$VISI_ROOT/build}"
   export CCACHE_DIR="${CCACHE_DIR:-$HOME/.cache/visi-ccache}"
+  # Hits across clones in other directories (CI builds a fresh clone).
+  export CCACHE_BASEDIR="$VISI_ROOT" CCACHE_NOHASHDIR=true
   if [ ! -f "$build_dir/CMakeCache.txt" ]; then
     cmake -S "$VISI_ROOT" -B "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
   fi

@@ -135,10 +135,21 @@ class CppRestServer final : public HttpServer {
     for (const auto& [k, v] : web::uri::split_query(rel.query())) {
       in.query[web::uri::decode(k)] = web::uri::decode(v);
     }
+    size_t header_bytes = 0;
     for (const auto& [k, v] : req.headers()) {
+      header_bytes += k.size() + v.size() + 4;
       std::string name = k;
       for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
       in.headers[name] = v;
+    }
+    if (header_bytes > opts_.max_header_bytes || rel.to_string().size() > 16 * 1024) {
+      HttpResponse r;
+      r.code = 431;
+      r.body = StatusJson(BadRequestError("request headers or URL too large: the limits are " +
+                                          std::to_string(opts_.max_header_bytes) +
+                                          " bytes of headers and 16384 bytes of URL"))
+                   .dump();
+      return Reply(req, r);
     }
     if (req.headers().content_length() > opts_.max_body_bytes) {
       return ReplyError(req, TooLargeError("request body is " +

@@ -195,6 +195,7 @@ TEST_F(ApiServerTest, MalformedAndOversizedBodies) {
   auto big = admin_->Request("POST", kSessions, huge);
   EXPECT_EQ(big.code, 413) << big.body.substr(0, 200);
   EXPECT_EQ(admin_->Request("GET", kSessions + "?limit=abc").code, 400);
+  EXPECT_EQ(admin_->Request("GET", kSessions + "?labelSelector=" + std::string(20000, 'a')).code, 431);
   EXPECT_EQ(admin_->Request("GET", kSessions + "?labelSelector=a%20in%20(b").code, 400);
   EXPECT_EQ(admin_->Request("GET", "/apis/visi.dev/v1alpha1/namespaces/alice/pods").code, 404);
   EXPECT_EQ((*ParseJson(admin_->Request("GET", kSessions).body))["items"].size(), 0u) << "nothing stored";
@@ -261,6 +262,58 @@ TEST_F(ApiServerTest, AStuckWatcherNeverBlocksWriters) {
   ::kill(curl_pid, SIGTERM);
   EXPECT_EQ(delivered.load(), 300);
   EXPECT_LT(secs, 30.0) << "writers were held up";
+}
+
+TEST_F(ApiServerTest, MetricsCountRequestsByVerbResourceAndCode) {
+  ASSERT_EQ(admin_->Request("POST", kSessions, SessionJson("nb")).code, 201);
+  ASSERT_EQ(admin_->Request("GET", kSessions + "/missing").code, 404);
+  auto m = admin_->Request("GET", "/metrics");
+  ASSERT_EQ(m.code, 200);
+  for (const char* want : {
+           "# TYPE visi_apiserver_requests_total counter",
+           "visi_apiserver_requests_total{verb=\"CREATE\",resource=\"visisessions\",code=\"201\"} 1",
+           "visi_apiserver_requests_total{verb=\"GET\",resource=\"visisessions\",code=\"404\"} 1",
+           "# TYPE visi_apiserver_request_duration_seconds histogram",
+           "visi_apiserver_request_duration_seconds_bucket{verb=\"CREATE\",resource=\"visisessions\",le=\"+Inf\"} 1",
+           "visi_store_operation_duration_seconds_count{operation=\"create\"} 1",
+           "visi_apiserver_open_watches 0", "visi_store_revision 1"}) {
+    EXPECT_NE(m.body.find(want), std::string::npos) << want << "\n" << m.body;
+  }
+}
+
+TEST(VisidWatchHistoryTest, TooOldResourceVersionIsGone) {
+  VisidProcess v;
+  ASSERT_TRUE(v.Start({"--watch-history", "5"}));
+  ApiClient client(v.AdminConfig());
+  for (int i = 0; i < 10; ++i) ASSERT_EQ(client.Request("POST", kSessions, SessionJson("s" + std::to_string(i))).code, 201);
+  auto gone = client.Request("GET", kSessions + "?watch=true&resourceVersion=1");
+  EXPECT_EQ(gone.code, 410) << gone.body;
+  EXPECT_NE(gone.body.find("too old resource version"), std::string::npos) << gone.body;
+  EXPECT_EQ((*ParseJson(gone.body))["reason"], "Gone");
+  auto bad = client.Request("GET", kSessions + "?watch=true&resourceVersion=abc");
+  EXPECT_EQ(bad.code, 400);
+  EXPECT_NE(bad.body.find("resourceVersion"), std::string::npos);
+  // A retained revision still resumes.
+  std::vector<std::string> seen;
+  EXPECT_TRUE(client.Watch(kSessions + "?watch=true&resourceVersion=8",
+                           [&](const Json& e) {
+                             seen.push_back(e["object"]["metadata"]["name"]);
+                             return seen.size() < 2;
+                           },
+                           std::chrono::seconds(10)).ok());
+  EXPECT_EQ(seen, (std::vector<std::string>{"s8", "s9"}));
+}
+
+TEST(VisidFlagsTest, PlainHttpOnlyOnLoopbackAndBadFlagsAreRefused) {
+  VisidProcess v;
+  EXPECT_FALSE(v.Start({"--insecure-http", "--listen", "0.0.0.0:0"}));
+  VisidProcess plain;
+  ASSERT_TRUE(plain.Start({"--insecure-http"}));
+  EXPECT_EQ(plain.url().rfind("http://127.0.0.1:", 0), 0u);
+  ApiClient client(plain.AdminConfig());
+  EXPECT_EQ(client.Request("GET", "/apis").code, 200);
+  VisidProcess bad;
+  EXPECT_FALSE(bad.Start({"--listen", "nonsense"}));
 }
 
 }  // namespace

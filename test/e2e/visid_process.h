@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <string>
@@ -47,7 +48,10 @@ class VisidProcess {
     posix_spawn_file_actions_addclose(&fa, fds[0]);
     log_ = dir_ + "/visid.log";
     posix_spawn_file_actions_addopen(&fa, 2, log_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-    std::vector<std::string> args = {VISI_VISID_BINARY, "--data-dir", dir_, "--listen", "127.0.0.1:0"};
+    std::vector<std::string> args = {VISI_VISID_BINARY, "--data-dir", dir_};
+    if (std::find(extra.begin(), extra.end(), "--listen") == extra.end()) {
+      args.insert(args.end(), {"--listen", "127.0.0.1:0"});
+    }
     args.insert(args.end(), extra.begin(), extra.end());
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());

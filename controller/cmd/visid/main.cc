@@ -84,6 +84,7 @@ int main(int argc, char** argv) {
   std::string data_dir, listen = "127.0.0.1:6443", users_file;
   std::vector<std::string> apply;
   bool once = false, insecure_http = false;
+  size_t watch_history = 20000;
   app.add_option("--data-dir", data_dir, "Where state lives: store, PKI, users, client config (created, mode 0700)")
       ->required();
   app.add_option("--listen", listen, "HOST:PORT to serve the API on; port 0 picks a free port")
@@ -92,6 +93,9 @@ int main(int argc, char** argv) {
   app.add_option("--apply", apply, "Apply a manifest file or directory at start (repeatable)");
   app.add_flag("--once", once, "Apply, then exit without serving");
   app.add_flag("--insecure-http", insecure_http, "Serve plain HTTP (only on a loopback address)");
+  app.add_option("--watch-history", watch_history, "Changes kept for watch resumption (older: 410 Gone)")
+      ->check(CLI::Range(size_t{1}, size_t{10000000}))
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   auto colon = listen.rfind(':');
@@ -117,8 +121,10 @@ int main(int argc, char** argv) {
   ::chmod(data_dir.c_str(), 0700);
   data_dir = std::filesystem::absolute(data_dir).string();
 
+  visi::StoreOptions store_opts;
+  store_opts.history_limit = watch_history;
   auto store = visi::OpenSqliteStore(data_dir + "/store.db", visi::Scheme::Builtin(),
-                                     visi::SystemClock::Default());
+                                     visi::SystemClock::Default(), store_opts);
   if (!store.ok()) {
     Log("error", "cannot open store", {{"error", store.status().ToString()}});
     return 1;
