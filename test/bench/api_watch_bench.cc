@@ -8,6 +8,8 @@
 #include <thread>
 #include <vector>
 
+#include <utility>  // before asio: its awaitable.hpp uses std::exchange
+
 #include <pplx/threadpool.h>
 
 #include "controller/client/api_client.h"
