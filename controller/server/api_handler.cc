@@ -57,6 +57,17 @@ StatusOr<int64_t> QueryInt(const HttpRequest& req, const char* key, int64_t fall
   return std::stoll(s);
 }
 
+// labelSelector and fieldSelector, shared by list and watch.
+Status ParseSelectors(const HttpRequest& req, LabelSelector* labels, FieldSelector* fields) {
+  auto get = [&](const char* key) {
+    auto it = req.query.find(key);
+    return it == req.query.end() ? std::string() : it->second;
+  };
+  VISI_ASSIGN_OR_RETURN(*labels, LabelSelector::Parse(get("labelSelector")));
+  VISI_ASSIGN_OR_RETURN(*fields, FieldSelector::Parse(get("fieldSelector")));
+  return OkStatus();
+}
+
 bool QueryBool(const HttpRequest& req, const char* key) {
   auto it = req.query.find(key);
   return it != req.query.end() && (it->second == "true" || it->second == "1");
@@ -242,14 +253,9 @@ HttpResponse ApiHandler::List(const HttpRequest& req, const Target& t) {
   ListOptions opts;
   opts.kind = t.kind->kind;
   opts.namespace_ = t.ns;
-  auto labels = LabelSelector::Parse(req.query.count("labelSelector") ? req.query.at("labelSelector") : "");
-  if (!labels.ok()) return Error(labels.status(), &t);
-  auto fields = FieldSelector::Parse(req.query.count("fieldSelector") ? req.query.at("fieldSelector") : "");
-  if (!fields.ok()) return Error(fields.status(), &t);
+  if (Status sel = ParseSelectors(req, &opts.labels, &opts.fields); !sel.ok()) return Error(sel, &t);
   auto limit = QueryInt(req, "limit", 0);
   if (!limit.ok()) return Error(limit.status(), &t);
-  opts.labels = std::move(*labels);
-  opts.fields = std::move(*fields);
   opts.limit = *limit;
   if (req.query.count("continue")) opts.continue_token = req.query.at("continue");
   auto list = Timed("list", [&] { return store_->List(opts); });
@@ -261,16 +267,11 @@ HttpResponse ApiHandler::Watch(const HttpRequest& req, const Target& t) {
   WatchOptions opts;
   opts.kind = t.kind->kind;
   opts.namespace_ = t.ns;
-  auto labels = LabelSelector::Parse(req.query.count("labelSelector") ? req.query.at("labelSelector") : "");
-  if (!labels.ok()) return Error(labels.status(), &t);
-  auto fields = FieldSelector::Parse(req.query.count("fieldSelector") ? req.query.at("fieldSelector") : "");
-  if (!fields.ok()) return Error(fields.status(), &t);
+  if (Status sel = ParseSelectors(req, &opts.labels, &opts.fields); !sel.ok()) return Error(sel, &t);
   auto rv = QueryInt(req, "resourceVersion", 0);
   if (!rv.ok()) return Error(rv.status(), &t);
   auto timeout = QueryInt(req, "timeoutSeconds", opts_.max_watch_timeout.count());
   if (!timeout.ok()) return Error(timeout.status(), &t);
-  opts.labels = std::move(*labels);
-  opts.fields = std::move(*fields);
   if (*rv > 0) opts.resource_version = *rv;
   opts.bookmarks = QueryBool(req, "allowWatchBookmarks");
   opts.bookmark_interval = opts_.bookmark_interval;

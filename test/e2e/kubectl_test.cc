@@ -23,14 +23,7 @@ class KubectlTest : public ::testing::Test {
 
   // Runs kubectl with visid's kubeconfig; returns exit code and output.
   std::pair<int, std::string> Kubectl(const std::string& args) {
-    std::string cmd = "timeout 60 kubectl --kubeconfig " + visid_.config_path() + " " + args + " 2>&1";
-    FILE* p = ::popen(cmd.c_str(), "r");
-    std::string out;
-    char buf[4096];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-    int rc = ::pclose(p);
-    return {WEXITSTATUS(rc), out};
+    return RunCommand("timeout 60 kubectl --kubeconfig " + visid_.config_path() + " " + args + " 2>&1");
   }
 
   VisidProcess visid_;

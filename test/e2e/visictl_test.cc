@@ -15,15 +15,8 @@ class VisictlTest : public ::testing::Test {
   void SetUp() override { ASSERT_TRUE(visid_.Start()); }
 
   std::pair<int, std::string> Visictl(const std::string& args) {
-    std::string cmd = "timeout 60 env VISICONFIG=" + visid_.config_path() + " " VISI_VISICTL_BINARY " " +
-                      args + " 2>&1";
-    FILE* p = ::popen(cmd.c_str(), "r");
-    std::string out;
-    char buf[4096];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-    int rc = ::pclose(p);
-    return {WEXITSTATUS(rc), out};
+    return RunCommand("timeout 60 env VISICONFIG=" + visid_.config_path() + " " VISI_VISICTL_BINARY " " +
+                      args + " 2>&1");
   }
 
   std::string Write(const std::string& name, const std::string& text) {
@@ -180,13 +173,10 @@ TEST_F(VisictlTest, ConfigContextsAndBadConfigs) {
   EXPECT_EQ(out, "visisession.visi.dev/notebook\n");
   std::tie(rc, out) = Visictl("config use-context nowhere");
   EXPECT_EQ(rc, 1);
-  std::string cmd = "env VISICONFIG=" + Write("garbage.conf", "clusters: [\n") + " " VISI_VISICTL_BINARY " get vs 2>&1";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  char buf[2048] = {0};
-  size_t n = std::fread(buf, 1, sizeof buf - 1, p);
-  int status = ::pclose(p);
-  EXPECT_EQ(WEXITSTATUS(status), 1);
-  EXPECT_NE(std::string(buf, n).find("garbage.conf:"), std::string::npos) << buf;
+  std::tie(rc, out) = RunCommand("env VISICONFIG=" + Write("garbage.conf", "clusters: [\n") +
+                                 " " VISI_VISICTL_BINARY " get vs 2>&1");
+  EXPECT_EQ(rc, 1);
+  EXPECT_NE(out.find("garbage.conf:"), std::string::npos) << out;
 }
 
 }  // namespace

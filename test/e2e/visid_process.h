@@ -19,6 +19,18 @@ extern char** environ;
 
 namespace visi::testing {
 
+// Runs a shell command; returns its exit code and its output (stdout and
+// stderr together, when the command redirects them so).
+inline std::pair<int, std::string> RunCommand(const std::string& cmd) {
+  FILE* p = ::popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  int rc = ::pclose(p);
+  return {WEXITSTATUS(rc), out};
+}
+
 // A real visid process on a port of its own choosing, with a temporary data
 // directory that outlives restarts. Stops it (by pid) when destroyed.
 class VisidProcess {
