@@ -109,7 +109,14 @@ Status ApiClient::Watch(const std::string& target, const std::function<bool(cons
     http::http_request req("GET");
     req.set_request_uri(target);
     if (!config_.token.empty()) req.headers().add("Authorization", "Bearer " + config_.token);
-    http::http_response resp = client.request(req).get();
+    // Cancelling the request closes the connection: a watch that the caller
+    // ends early must not linger (pooled) and keep the server streaming.
+    pplx::cancellation_token_source cancel;
+    struct CancelOnExit {
+      pplx::cancellation_token_source& c;
+      ~CancelOnExit() { c.cancel(); }
+    } cancel_on_exit{cancel};
+    http::http_response resp = client.request(req, cancel.get_token()).get();
     if (resp.status_code() != 200) {
       ApiResponse r{resp.status_code(), resp.extract_utf8string(true).get()};
       return r.ToStatus();

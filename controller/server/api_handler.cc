@@ -286,13 +286,19 @@ HttpResponse ApiHandler::Watch(const HttpRequest& req, const Target& t) {
   Metrics* metrics = metrics_;
   r.stream = [w, kind, deadline, metrics](const ChunkWriter& write) {
     metrics->WatchOpened();
+    auto last_write = SteadyClock::now();
     while (SteadyClock::now() < deadline) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now());
       auto e = w->Next(std::min(left, std::chrono::milliseconds(1000)));
       if (!e) {
-        if (!write("")) break;  // probes whether the client is still there
+        // While idle, a blank line every few seconds: JSON stream readers skip
+        // it, and sending it is how a vanished client is noticed.
+        bool heartbeat = SteadyClock::now() - last_write >= std::chrono::seconds(3);
+        if (!write(heartbeat ? "\n" : "")) break;
+        if (heartbeat) last_write = SteadyClock::now();
         continue;
       }
+      last_write = SteadyClock::now();
       // Everything already waiting goes out in one write.
       std::string chunk;
       bool end = false;

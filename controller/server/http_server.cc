@@ -192,9 +192,14 @@ class CppRestServer final : public HttpServer {
     }
     std::thread([this, buf, sent, stream = std::move(r.stream)]() mutable {
       size_t limit = opts_.max_stream_buffer;
+      bool cut_off = false;
       ChunkWriter write = [&](const std::string& chunk) {
+        // A failed send (the client went away) completes the reply.
         if (stopped_ || sent.is_done()) return false;
-        if (buf.in_avail() > limit) return false;  // a stuck client: end its watch
+        if (buf.in_avail() > limit) {  // a stuck client: end its watch
+          cut_off = true;
+          return false;
+        }
         if (chunk.empty()) return true;
         try {
           buf.putn_nocopy(reinterpret_cast<const uint8_t*>(chunk.data()), chunk.size()).wait();
@@ -207,7 +212,10 @@ class CppRestServer final : public HttpServer {
       stream(write);
       try {
         buf.close(std::ios_base::out).wait();
-        sent.wait();
+        // Closing the read side too makes the send fail, so the connection of
+        // a client that stopped reading is dropped instead of kept with its
+        // unsent buffer.
+        if (cut_off) buf.close(std::ios_base::in).wait();
       } catch (...) {
       }
       std::lock_guard lock(mu_);
