@@ -61,6 +61,7 @@ class JsonBuilder final : public YAML::EventHandler {
     doc_.file = file_;
     doc_.line = mark.line + 1;
     nodes_ = 0;
+    bytes_ = 0;
     anchors_.clear();
     has_root_ = false;
   }
@@ -78,21 +79,27 @@ class JsonBuilder final : public YAML::EventHandler {
     auto it = anchors_.find(anchor);
     if (it == anchors_.end()) Fail(mark, "alias to an anchor that is not complete");
     if (ExpectingKey()) Fail(mark, "mapping keys must not be aliases");
-    Add(mark, it->second.first, it->second.second, 0);
+    Charge(mark, it->second.bytes);
+    Add(mark, it->second.value, it->second.nodes, 0);
   }
 
   void OnScalar(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor,
                 const std::string& value) override {
     if (ExpectingKey()) {
       Frame& f = stack_.back();
+      if (value.size() > limits_.max_key_bytes) {
+        Fail(mark, "a mapping key longer than " + std::to_string(limits_.max_key_bytes) + " bytes");
+      }
       if (f.value.contains(value)) Fail(mark, "duplicate key \"" + value.substr(0, 64) + "\"");
       f.key = value;
       f.has_key = true;
       std::string sub = f.path.empty() ? value : f.path + "." + value;
+      Charge(mark, value.size() + sub.size() * 2 + 2);
       doc_.lines.emplace(sub, mark.line + 1);  // a field's line is its key's line
       doc_.lines.emplace(f.path + "[" + value + "]", mark.line + 1);
       return;
     }
+    Charge(mark, value.size());
     // Quoted scalars carry the tag "!", plain ones "?"; explicit !!str too.
     bool is_string = tag == "!" || tag == "tag:yaml.org,2002:str" || tag == "!!str";
     Add(mark, is_string ? Json(value) : ResolvePlain(value), 1, anchor);
@@ -118,8 +125,14 @@ class JsonBuilder final : public YAML::EventHandler {
     std::string path;
     YAML::anchor_t anchor = 0;
     size_t start_nodes = 0;
+    size_t start_bytes = 0;
     std::string key;
     bool has_key = false;
+  };
+  struct Anchored {
+    Json value;
+    size_t nodes = 0;
+    size_t bytes = 0;
   };
 
   [[noreturn]] void Fail(const YAML::Mark& mark, const std::string& msg) {
@@ -138,6 +151,14 @@ class JsonBuilder final : public YAML::EventHandler {
     return f.path.empty() ? f.key : f.path + "." + f.key;
   }
 
+  void Charge(const YAML::Mark& mark, size_t n) {
+    bytes_ += n;
+    if (bytes_ > limits_.max_expanded_bytes) {
+      Fail(mark, "document expands to more than " + std::to_string(limits_.max_expanded_bytes) +
+                     " bytes (alias expansion or a very large document)");
+    }
+  }
+
   void Count(const YAML::Mark& mark, size_t n) {
     nodes_ += n;
     if (nodes_ > limits_.max_nodes) {
@@ -153,23 +174,25 @@ class JsonBuilder final : public YAML::EventHandler {
     }
     Count(mark, 1);
     std::string path = ChildPath();
+    Charge(mark, path.size());
     if (!path.empty()) doc_.lines.emplace(path, mark.line + 1);
-    stack_.push_back({std::move(value), std::move(path), anchor, nodes_ - 1, "", false});
+    stack_.push_back({std::move(value), std::move(path), anchor, nodes_ - 1, bytes_, "", false});
   }
 
   void Close() {
     Frame f = std::move(stack_.back());
     stack_.pop_back();
     size_t count = nodes_ - f.start_nodes;
-    if (f.anchor) anchors_[f.anchor] = {f.value, count};
+    if (f.anchor) anchors_[f.anchor] = {f.value, count, bytes_ - f.start_bytes};
     Place(std::move(f.value));
   }
 
   void Add(const YAML::Mark& mark, Json value, size_t count, YAML::anchor_t anchor) {
     Count(mark, count);
     std::string path = ChildPath();
+    Charge(mark, path.size());
     if (!path.empty()) doc_.lines.emplace(path, mark.line + 1);
-    if (anchor) anchors_[anchor] = {value, count};
+    if (anchor) anchors_[anchor] = {value, count, value.is_string() ? value.get_ref<const std::string&>().size() : 8};
     Place(std::move(value));
   }
 
@@ -194,8 +217,9 @@ class JsonBuilder final : public YAML::EventHandler {
   Document doc_;
   bool has_root_ = false;
   std::vector<Frame> stack_;
-  std::map<YAML::anchor_t, std::pair<Json, size_t>> anchors_;
+  std::map<YAML::anchor_t, Anchored> anchors_;
   size_t nodes_ = 0;
+  size_t bytes_ = 0;
 };
 
 }  // namespace

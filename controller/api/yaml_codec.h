@@ -28,6 +28,10 @@ struct YamlLimits {
   size_t max_bytes = 8 * 1024 * 1024;  // whole input
   size_t max_nodes = 200000;           // per document, after alias expansion
   int max_depth = 64;
+  // Bytes a document may amount to once aliases are expanded, counting
+  // scalars, keys and the field paths kept for line numbers.
+  size_t max_expanded_bytes = 16 * 1024 * 1024;
+  size_t max_key_bytes = 1024;
 };
 
 // Parses YAML 1.2 (core schema: plain null/true/false/ints/floats are typed,

@@ -1,6 +1,8 @@
 #include "controller/server/api_handler.h"
 
 #include <algorithm>
+#include <set>
+#include <thread>
 
 #include "controller/api/yaml_codec.h"
 #include "controller/server/k8s_json.h"
@@ -105,6 +107,14 @@ HttpResponse ApiHandler::ObjectResponse(int code, const ObjectPtr& o) {
 
 HttpResponse ApiHandler::Handle(const HttpRequest& req) {
   auto start = SteadyClock::now();
+  static const std::set<std::string> kMethods = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
+  if (!kMethods.count(req.method)) {
+    // Unknown methods are refused before they reach metrics labels.
+    metrics_->ObserveRequest("OTHER", "", 405, 0);
+    HttpResponse r = Error(Status(Code::kBadRequest, "method not allowed"));
+    r.code = 405;
+    return r;
+  }
   std::string verb = req.method, resource = "";
   HttpResponse r = Dispatch(req, &verb, &resource);
   if (!r.stream) {
@@ -206,6 +216,10 @@ HttpResponse ApiHandler::Dispatch(const HttpRequest& req, std::string* verb, std
 
 HttpResponse ApiHandler::HandleResource(const HttpRequest& req, const Target& t, std::string* verb) {
   const std::string& m = req.method;
+  if (req.query.count("dryRun")) {
+    // Refused rather than ignored: a dry run that wrote would be worse.
+    return Error(BadRequestError("dryRun is not supported by this server"), &t);
+  }
   if (t.name.empty()) {
     if (m == "GET" && QueryBool(req, "watch")) {
       *verb = "WATCH";
@@ -364,6 +378,12 @@ HttpResponse ApiHandler::Create(const HttpRequest& req, const Target& t) {
 HttpResponse ApiHandler::Replace(const HttpRequest& req, const Target& t) {
   auto o = DecodeBody(req, t);
   if (!o.ok()) return Error(o.status(), &t);
+  if (o->metadata.resource_version == 0) {
+    // As for Kubernetes custom resources: a replace names the version it
+    // replaces, so concurrent updates are never silently lost.
+    return Error(InvalidError(t.kind->kind + " \"" + t.name + "\" is invalid",
+                              {{"metadata.resourceVersion", "must be specified for an update"}}), &t);
+  }
   auto updated = Timed("update", [&] {
     return t.status ? store_->UpdateStatus(std::move(*o)) : store_->Update(std::move(*o));
   });
@@ -388,8 +408,10 @@ HttpResponse ApiHandler::Patch(const HttpRequest& req, const Target& t) {
   }
   auto patch = ParseJson(req.body);
   if (!patch.ok()) return Error(patch.status(), &t);
-  // Patches apply to the current object; a concurrent writer makes us retry.
-  for (int attempt = 0; attempt < 5; ++attempt) {
+  // Patches apply to the current object; a concurrent writer makes us retry,
+  // with a growing pause so that a write still being made durable lands.
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(1 << std::min(attempt, 6)));
     auto cur = Timed("get", [&] { return store_->Get(t.kind->kind, t.ns, t.name); });
     if (!cur.ok()) return Error(cur.status(), &t);
     Json doc = ObjectToJson(**cur);
@@ -398,7 +420,20 @@ HttpResponse ApiHandler::Patch(const HttpRequest& req, const Target& t) {
         if (!patch->is_object()) return Error(BadRequestError("a merge patch must be a JSON object"), &t);
         doc.merge_patch(*patch);
       } else {
-        doc = doc.patch(*patch);
+        // One operation at a time, with the document's size checked after
+        // each: "copy" can double it, so a small patch could grow it without
+        // bound.
+        if (!patch->is_array()) return Error(BadRequestError("a JSON patch must be a JSON array"), &t);
+        if (patch->size() > 1000) {
+          return Error(BadRequestError("a JSON patch may hold at most 1000 operations"), &t);
+        }
+        for (const auto& op : *patch) {
+          doc = doc.patch(Json::array({op}));
+          if (doc.dump().size() > kMaxObjectBytes) {
+            return Error(TooLargeError("the patched object would exceed " +
+                                       std::to_string(kMaxObjectBytes) + " bytes"), &t);
+          }
+        }
       }
     } catch (const std::exception& e) {
       return Error(Status(Code::kInvalid, std::string("the patch does not apply: ") + e.what()), &t);

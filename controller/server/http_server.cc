@@ -151,22 +151,8 @@ class CppRestServer final : public HttpServer {
                    .dump();
       return Reply(req, r);
     }
-    if (req.headers().content_length() > opts_.max_body_bytes) {
-      return ReplyError(req, TooLargeError("request body is " +
-                                           std::to_string(req.headers().content_length()) +
-                                           " bytes; the limit is " + std::to_string(opts_.max_body_bytes)));
-    }
-    if (in.method == "POST" || in.method == "PUT" || in.method == "PATCH" || in.method == "DELETE") {
-      try {
-        in.body = req.extract_utf8string(true).get();
-      } catch (const std::exception& e) {
-        return ReplyError(req, BadRequestError(std::string("cannot read the request body: ") + e.what()));
-      }
-      if (in.body.size() > opts_.max_body_bytes) {
-        return ReplyError(req, TooLargeError("request body is too large; the limit is " +
-                                             std::to_string(opts_.max_body_bytes)));
-      }
-    }
+    // Who is asking is settled from the headers alone, before any body is
+    // read: an anonymous client cannot make the server wait for a body.
     std::string authz = in.Header("authorization");
     if (authz.rfind("Bearer ", 0) == 0) in.user = auth_->Authenticate(authz.substr(7));
     if (!in.user && !ApiHandler::IsPublic(in.path)) {
@@ -174,6 +160,37 @@ class CppRestServer final : public HttpServer {
                                     authz.empty() ? "Unauthorized: a bearer token is required"
                                                   : "Unauthorized: the token is not valid"));
     }
+    bool has_body = in.method == "POST" || in.method == "PUT" || in.method == "PATCH" || in.method == "DELETE";
+    if (!has_body) return Finish(req, std::move(in));
+    if (in.Header("transfer-encoding").find("chunked") != std::string::npos) {
+      HttpResponse r;
+      r.code = 411;
+      r.body = StatusJson(BadRequestError("a request body needs a Content-Length; chunked uploads are not accepted"))
+                   .dump();
+      return Reply(req, r);
+    }
+    if (req.headers().content_length() > opts_.max_body_bytes) {
+      return ReplyError(req, TooLargeError("request body is " +
+                                           std::to_string(req.headers().content_length()) +
+                                           " bytes; the limit is " + std::to_string(opts_.max_body_bytes)));
+    }
+    // The body is read asynchronously: no thread waits on a slow client.
+    auto shared = std::make_shared<HttpRequest>(std::move(in));
+    req.extract_utf8string(true).then([this, req, shared](pplx::task<std::string> body) mutable {
+      try {
+        shared->body = body.get();
+      } catch (const std::exception& e) {
+        return ReplyError(req, BadRequestError(std::string("cannot read the request body: ") + e.what()));
+      }
+      if (shared->body.size() > opts_.max_body_bytes) {
+        return ReplyError(req, TooLargeError("request body is too large; the limit is " +
+                                             std::to_string(opts_.max_body_bytes)));
+      }
+      Finish(req, std::move(*shared));
+    });
+  }
+
+  void Finish(http::http_request& req, HttpRequest in) {
     HttpResponse r = handler_->Handle(in);
     if (!r.stream) return Reply(req, r);
     StreamReply(req, std::move(r));

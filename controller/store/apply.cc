@@ -1,5 +1,8 @@
 #include "controller/store/apply.h"
 
+#include <algorithm>
+#include <thread>
+
 namespace visi {
 
 const char* ApplyResultName(ApplyResult r) {
@@ -12,7 +15,9 @@ const char* ApplyResultName(ApplyResult r) {
 }
 
 StatusOr<ApplyResult> ApplyObject(Store& store, const Object& desired) {
-  for (int attempt = 0; attempt < 5; ++attempt) {
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    // A pause that grows: a conflicting write may still be becoming durable.
+    if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(1 << std::min(attempt, 6)));
     auto cur = store.Get(desired.kind, desired.metadata.namespace_, desired.metadata.name);
     if (!cur.ok() && cur.status().code() != Code::kNotFound) return cur.status();
     if (!cur.ok()) {

@@ -311,7 +311,10 @@ StatusOr<ObjectPtr> StoreEngine::Update(Object o) {
     }
   }
   if (next->spec != cur->spec) ++m.generation;
-  if (*next == *cur) return cur;  // nothing changed: no new revision
+  // Nothing changed: no new revision, unless the state it matches is itself
+  // still in flight (then it is written again, so the reply waits until the
+  // state is durable: an acknowledged state is always on disk).
+  if (*next == *cur && !pending_.count(key)) return cur;
   EventType type = EventType::kModified;
   if (m.deletion_timestamp && m.finalizers.empty()) type = EventType::kDeleted;
   VISI_RETURN_IF_ERROR(Submit(lock, type, std::move(key), next));
@@ -324,7 +327,7 @@ StatusOr<ObjectPtr> StoreEngine::UpdateStatus(Object o) {
   std::string key = Key(o.kind, o.metadata.namespace_, o.metadata.name);
   VISI_ASSIGN_OR_RETURN(ObjectPtr cur, CheckedLatestLocked(key, o.kind, o.metadata.name,
                                                            PreconditionsOf(o.metadata)));
-  if (o.status == cur->status) return cur;
+  if (o.status == cur->status && !pending_.count(key)) return cur;  // see Update
   auto next = std::make_shared<Object>(*cur);
   next->status = std::move(o.status);
   VISI_RETURN_IF_ERROR(Submit(lock, EventType::kModified, std::move(key), next));
@@ -340,9 +343,11 @@ StatusOr<ObjectPtr> StoreEngine::Delete(std::string_view kind, std::string_view 
   auto next = std::make_shared<Object>(*cur);
   EventType type = EventType::kDeleted;
   if (!cur->metadata.finalizers.empty()) {
-    if (cur->metadata.deletion_timestamp) return cur;  // already being deleted
-    next->metadata.deletion_timestamp = FormatRfc3339(clock_->Now());
-    ++next->metadata.generation;
+    if (cur->metadata.deletion_timestamp && !pending_.count(key)) return cur;  // already being deleted
+    if (!cur->metadata.deletion_timestamp) {
+      next->metadata.deletion_timestamp = FormatRfc3339(clock_->Now());
+      ++next->metadata.generation;
+    }
     type = EventType::kModified;
   }
   VISI_RETURN_IF_ERROR(Submit(lock, type, std::move(key), next));
@@ -363,6 +368,10 @@ StatusOr<std::unique_ptr<Watcher>> StoreEngine::Watch(const WatchOptions& opts) 
                 it->second->metadata.resource_version, /*bounded=*/false);
     }
   } else {
+    if (from > next_rv_) {
+      return Status(Code::kDeadlineExceeded, "too large resource version: " + std::to_string(from) +
+                                                 ", current: " + std::to_string(revision_.load()));
+    }
     if (from < compacted_) {
       return GoneError("too old resource version: " + std::to_string(from) + " (" +
                        std::to_string(compacted_ + 1) + ")");

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <thread>
 
+#include "controller/server/auth/pki.h"
 #include "test/e2e/visid_process.h"
 
 namespace visi::testing {
@@ -42,7 +43,9 @@ TEST_F(ApiServerTest, ServesHttpsWithItsOwnCa) {
   EXPECT_EQ(r.code, 200) << r.body;
   // A client that does not trust visid's CA is refused by TLS.
   ClientConfig untrusted = visid_.AdminConfig();
-  untrusted.certificate_authority = "/etc/ssl/certs/ca-certificates.crt";
+  PkiPaths other;
+  ASSERT_TRUE(EnsurePki(visid_.dir() + "/other-pki", {}, &other).ok());
+  untrusted.certificate_authority = other.ca_cert;
   auto refused = ApiClient(untrusted).Request("GET", "/healthz");
   EXPECT_EQ(refused.code, 0) << "TLS should fail without visid's CA";
 }
@@ -247,11 +250,12 @@ int OpenWatches(ApiClient& c) {
   return at == std::string::npos ? -1 : std::atoi(m.c_str() + at + 29);
 }
 
-// A watch client that sends its request and then never reads, with a tiny
-// socket receive buffer so that the kernel cannot absorb the stream for it.
-class StuckWatchClient {
+// A raw TLS client: sends exactly the bytes it is given and reads only when
+// asked, with a tiny socket receive buffer so that the kernel cannot absorb
+// a stream for it.
+class RawTlsClient {
  public:
-  StuckWatchClient(const std::string& url, const std::string& target, const std::string& token) {
+  explicit RawTlsClient(const std::string& url) {
     int port = std::atoi(url.substr(url.rfind(':') + 1).c_str());
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
     int small = 4096;
@@ -264,28 +268,85 @@ class StuckWatchClient {
     ctx_ = SSL_CTX_new(TLS_client_method());
     ssl_ = SSL_new(ctx_);
     SSL_set_fd(ssl_, fd_);
-    if (SSL_connect(ssl_) != 1) return;
-    std::string req = "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + token +
-                      "\r\n\r\n";
-    ok_ = SSL_write(ssl_, req.data(), static_cast<int>(req.size())) == static_cast<int>(req.size());
+    connected_ = SSL_connect(ssl_) == 1;
   }
-  ~StuckWatchClient() {
+  ~RawTlsClient() {
     if (ssl_) SSL_free(ssl_);
     if (ctx_) SSL_CTX_free(ctx_);
     if (fd_ >= 0) ::close(fd_);
   }
-  bool ok() const { return ok_; }
+  bool Send(const std::string& bytes) {
+    return connected_ && SSL_write(ssl_, bytes.data(), static_cast<int>(bytes.size())) == static_cast<int>(bytes.size());
+  }
+  // The status line of the reply ("HTTP/1.1 405 ...").
+  std::string StatusLine() {
+    char buf[4096];
+    int n = SSL_read(ssl_, buf, sizeof buf - 1);
+    if (n <= 0) return "";
+    std::string s(buf, n);
+    return s.substr(0, s.find("\r\n"));
+  }
 
  private:
   int fd_ = -1;
   SSL_CTX* ctx_ = nullptr;
   SSL* ssl_ = nullptr;
-  bool ok_ = false;
+  bool connected_ = false;
 };
 
+TEST_F(ApiServerTest, ClientsThatNeverSendTheirBodyDoNotHangTheServer) {
+  std::vector<std::unique_ptr<RawTlsClient>> idle;
+  std::string token = visid_.AdminConfig().token;
+  for (int i = 0; i < 60; ++i) {
+    idle.push_back(std::make_unique<RawTlsClient>(visid_.url()));
+    std::string auth = i % 2 ? "Authorization: Bearer " + token + "\r\n" : "";
+    ASSERT_TRUE(idle.back()->Send("POST " + kSessions + " HTTP/1.1\r\nHost: x\r\n" + auth +
+                                  "Content-Type: application/json\r\nContent-Length: 10\r\n\r\n"));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  ApiClient probe(visid_.AdminConfig(), std::chrono::seconds(5));
+  EXPECT_EQ(probe.Request("GET", "/healthz").code, 200);
+  EXPECT_EQ(probe.Request("POST", kSessions, SessionJson("still-works")).code, 201);
+}
+
+TEST_F(ApiServerTest, HostileRequestsAreRefused) {
+  auto created = *ParseJson(admin_->Request("POST", kSessions, SessionJson("nb")).body);
+  // A JSON patch whose copies would double the object again and again.
+  Json bomb = Json::array();
+  for (int i = 0; i < 40; ++i) bomb.push_back({{"op", "copy"}, {"from", "/spec"}, {"path", "/spec/a" + std::to_string(i)}});
+  auto r = admin_->Request("PATCH", kSessions + "/nb", bomb.dump(), "application/json-patch+json");
+  EXPECT_TRUE(r.code == 413 || r.code == 422) << r.code << " " << r.body.substr(0, 200);
+  // dryRun is refused, not performed.
+  r = admin_->Request("POST", kSessions + "?dryRun=All", SessionJson("dry"));
+  EXPECT_EQ(r.code, 400);
+  EXPECT_EQ(admin_->Request("GET", kSessions + "/dry").code, 404);
+  // A replace must name the version it replaces.
+  Json put = created;
+  put["metadata"].erase("resourceVersion");
+  r = admin_->Request("PUT", kSessions + "/nb", put.dump());
+  EXPECT_EQ(r.code, 422);
+  EXPECT_NE(r.body.find("metadata.resourceVersion"), std::string::npos);
+  // A watch from the future.
+  r = admin_->Request("GET", kSessions + "?watch=true&resourceVersion=1000000000");
+  EXPECT_EQ(r.code, 504);
+  EXPECT_NE(r.body.find("too large resource version"), std::string::npos);
+  // Unknown methods and chunked uploads.
+  std::string token = visid_.AdminConfig().token;
+  RawTlsClient odd(visid_.url());
+  ASSERT_TRUE(odd.Send("BREW /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+  EXPECT_NE(odd.StatusLine().find(" 405"), std::string::npos);
+  RawTlsClient chunked(visid_.url());
+  ASSERT_TRUE(chunked.Send("POST " + kSessions + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + token +
+                           "\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"));
+  EXPECT_NE(chunked.StatusLine().find(" 411"), std::string::npos);
+  auto metrics = admin_->Request("GET", "/metrics").body;
+  EXPECT_EQ(metrics.find("BREW"), std::string::npos) << "method names must not become metric labels";
+}
+
 TEST_F(ApiServerTest, AStuckWatcherNeverBlocksWritersAndIsCutOff) {
-  StuckWatchClient stuck(visid_.url(), kSessions + "?watch=true", visid_.AdminConfig().token);
-  ASSERT_TRUE(stuck.ok());
+  RawTlsClient stuck(visid_.url());
+  ASSERT_TRUE(stuck.Send("GET " + kSessions + "?watch=true HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " +
+                         visid_.AdminConfig().token + "\r\n\r\n"));
   for (int i = 0; i < 50 && OpenWatches(*admin_) != 1; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }

@@ -95,6 +95,27 @@ TEST(YamlCodecTest, HostileInputIsRefusedWithAClearError) {
   ASSERT_FALSE(syntax.ok());
   EXPECT_EQ(syntax.status().code(), Code::kBadRequest);
 
+  // Byte amplification: a large scalar aliased many times, and a long key
+  // over a long list (each item's field path repeats the key).
+  std::string big_alias = "a: &a " + std::string(100000, 'x') + "\nb: [";
+  for (int i = 0; i < 5000; ++i) big_alias += "*a,";
+  big_alias += "*a]\n";
+  auto amplified = ParseYamlDocuments(big_alias, "alias.yaml");
+  ASSERT_FALSE(amplified.ok());
+  EXPECT_NE(amplified.status().message().find("bytes"), std::string::npos) << amplified.status().message();
+  std::string long_key = "? " + std::string(100000, 'k') + "\n: [" + std::string(10000, '1') + "]\n";
+  auto keyed = ParseYamlDocuments(long_key, "key.yaml");
+  ASSERT_FALSE(keyed.ok());
+  EXPECT_NE(keyed.status().message().find("mapping key longer than 1024 bytes"), std::string::npos)
+      << keyed.status().message();
+  std::string wide_key = std::string(1000, 'k') + ":\n";
+  for (int d = 0; d < 30; ++d) wide_key += std::string(2 * d + 2, ' ') + std::string(1000, 'a' + d % 26) + ":\n";
+  wide_key += std::string(62, ' ') + "- x\n";
+  for (int i = 0; i < 20000; ++i) wide_key += std::string(62, ' ') + "- x\n";
+  auto paths = ParseYamlDocuments(wide_key, "paths.yaml");
+  ASSERT_FALSE(paths.ok());
+  EXPECT_NE(paths.status().message().find("bytes"), std::string::npos) << paths.status().message();
+
   YamlLimits small;
   small.max_bytes = 10;
   EXPECT_EQ(ParseYamlDocuments("a: 123456789012", "big.yaml", small).status().code(), Code::kTooLarge);
