@@ -289,6 +289,10 @@ HttpResponse ApiHandler::Watch(const HttpRequest& req, const Target& t) {
   if (*rv > 0) opts.resource_version = *rv;
   opts.bookmarks = QueryBool(req, "allowWatchBookmarks");
   opts.bookmark_interval = opts_.bookmark_interval;
+  if (metrics_->open_watches() >= static_cast<int64_t>(opts_.max_watches)) {
+    return Error(UnavailableError("too many open watches (" + std::to_string(opts_.max_watches) +
+                                  "); try again later"), &t);
+  }
   auto watcher = Timed("watch", [&] { return store_->Watch(opts); });
   if (!watcher.ok()) return Error(watcher.status(), &t);
   auto deadline = SteadyClock::now() +
@@ -322,7 +326,8 @@ HttpResponse ApiHandler::Watch(const HttpRequest& req, const Target& t) {
           end = true;
           break;
         }
-        if (n == 256) break;
+        // Bounded, so the transport's per-watch buffer check stays close.
+        if (n == 256 || chunk.size() >= 256 * 1024) break;
         e = w->Next(std::chrono::milliseconds(0));
         if (!e) break;
       }

@@ -15,6 +15,7 @@ struct ApiHandlerOptions {
   size_t max_body_bytes = 3 * 1024 * 1024;
   std::chrono::seconds max_watch_timeout{1800};
   std::chrono::milliseconds bookmark_interval{5000};
+  size_t max_watches = 10000;  // open at once, server-wide; more get 503
 };
 
 // The Kubernetes-style REST API over a Store, independent of the HTTP

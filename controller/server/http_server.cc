@@ -96,7 +96,10 @@ class CppRestServer final : public HttpServer {
     if (stopped_.exchange(true)) return;
     {
       std::unique_lock lock(mu_);
-      cv_.wait_for(lock, std::chrono::seconds(10), [&] { return streams_ == 0; });
+      // Every stream thread notices stopped_ within about a second (its
+      // watch wakes at least that often), and uses this object until it
+      // ends: wait for all of them.
+      cv_.wait(lock, [&] { return streams_ == 0; });
     }
     try {
       if (listener_) listener_->close().wait();

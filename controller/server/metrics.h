@@ -20,6 +20,7 @@ class Metrics {
   void WatchOpened() { open_watches_.fetch_add(1); }
   void WatchClosed() { open_watches_.fetch_sub(1); }
   void SetRevision(uint64_t rv) { revision_.store(rv); }
+  int64_t open_watches() const { return open_watches_.load(); }
 
   std::string Render() const;
 
