@@ -22,6 +22,9 @@ struct Mutation {
 struct JournalState {
   std::vector<ObjectPtr> objects;  // every live object
   std::vector<Mutation> log;       // retained history, ascending rv
+  // Each key's last state at or below `compacted`: the previous state of its
+  // first retained change (so selector watches see objects leave).
+  std::vector<Mutation> base;
   uint64_t revision = 0;           // newest committed revision
   uint64_t compacted = 0;          // history is complete for rv > compacted
 };

@@ -39,6 +39,7 @@ StoreEngine::StoreEngine(std::shared_ptr<const Scheme> scheme, Clock* clock, Sto
   }
   // Rebuild history; a change's previous state is known when it is retained.
   std::unordered_map<std::string, ObjectPtr> last;
+  for (auto& m : state.base) last[m.key] = m.type == EventType::kDeleted ? nullptr : m.object;
   for (auto& m : state.log) {
     auto it = last.find(m.key);
     ObjectPtr prev = it == last.end() ? nullptr : it->second;

@@ -109,6 +109,39 @@ TEST_F(SqliteStoreTest, HistoryCompactionSurvivesReopening) {
   EXPECT_EQ(store->Get("FarmPool", "", "temp").status().code(), Code::kNotFound);
 }
 
+TEST_F(SqliteStoreTest, SelectorWatchesSeeObjectsLeaveAfterCompactionAndRestart) {
+  StoreOptions opts;
+  opts.history_limit = 10;
+  uint64_t before_relabel;
+  {
+    auto store = *Open(opts);
+    Object gold = Session("alice", "nb");
+    gold.metadata.labels["tier"] = "gold";
+    ASSERT_TRUE(store->Create(gold).ok());
+    ASSERT_TRUE(store->Create(Pool("churn")).ok());
+    for (int i = 0; i < 600; ++i) {  // compacts the session's creation away
+      Object p = **store->Get("FarmPool", "", "churn");
+      p.metadata.labels["n"] = std::to_string(i);
+      ASSERT_TRUE(store->Update(p).ok());
+    }
+    before_relabel = store->CurrentRevision();
+    Object silver = **store->Get("VisiSession", "alice", "nb");
+    silver.metadata.labels["tier"] = "silver";
+    ASSERT_TRUE(store->Update(silver).ok());
+  }
+  auto store = *Open(opts);
+  WatchOptions w;
+  w.kind = "VisiSession";
+  w.resource_version = before_relabel;
+  w.labels = *LabelSelector::Parse("tier=gold");
+  auto watcher = store->Watch(w);
+  ASSERT_TRUE(watcher.ok()) << watcher.status().ToString();
+  auto e = (*watcher)->Next(std::chrono::milliseconds(2000));
+  ASSERT_TRUE(e) << "the object left the selection; the watch must say so";
+  EXPECT_EQ(e->type, EventType::kDeleted);
+  EXPECT_EQ(e->object->metadata.name, "nb");
+}
+
 TEST_F(SqliteStoreTest, OneProcessOwnsTheDatabase) {
   auto first = *Open();
   auto second = Open();

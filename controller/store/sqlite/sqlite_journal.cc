@@ -103,9 +103,12 @@ Status SqliteJournal::Prepare() {
   } stmts[] = {
       {"INSERT INTO log(rv, type, key, data) VALUES (?1, ?2, ?3, ?4)", &log_},
       {"UPDATE meta SET value = ?2 WHERE name = ?1", &set_meta_},
-      // Drops history at or below ?1, keeping each live object's newest row.
+      // Drops history at or below ?1. Keeps each live object's newest row
+      // (its state), and each key's last live row at or below ?1 (the
+      // previous state of its first retained change).
       {"DELETE FROM log WHERE rv <= ?1 AND (type = 2 OR rv NOT IN "
-       "(SELECT max(rv) FROM log GROUP BY key))", &compact_},
+       "(SELECT max(rv) FROM log GROUP BY key)) AND NOT (type != 2 AND rv IN "
+       "(SELECT max(rv) FROM log WHERE rv <= ?1 GROUP BY key))", &compact_},
   };
   for (auto& s : stmts) {
     if (sqlite3_prepare_v3(db_, s.sql, -1, SQLITE_PREPARE_PERSISTENT, s.stmt, nullptr) != SQLITE_OK) {
@@ -154,7 +157,11 @@ Status SqliteJournal::Load(JournalState* state) {
     m.object = std::move(*o);
     if (newest && m.type != EventType::kDeleted) state->objects.push_back(m.object);
     state->revision = std::max(state->revision, m.rv);
-    if (m.rv > state->compacted) state->log.push_back(std::move(m));
+    if (m.rv > state->compacted) {
+      state->log.push_back(std::move(m));
+    } else {
+      state->base.push_back(std::move(m));  // ascending: a later row of a key wins
+    }
   }
   sqlite3_finalize(st);
   if (rc != SQLITE_DONE) return Error("read log");
