@@ -53,6 +53,15 @@ StatusOr<std::pair<const KindInfo*, std::vector<std::string>>> Resolve(CliContex
 
 std::string Ns(const CliContext& c, const KindInfo& k) { return k.namespaced ? c.namespace_ : ""; }
 
+// Objects of `kind` in the context's namespace (or all, with -A) that match.
+StatusOr<ListResult> ListSelected(CliContext& c, const KindInfo& kind, const LabelSelector& labels) {
+  ListOptions opts;
+  opts.kind = kind.kind;
+  opts.namespace_ = c.all_namespaces ? "" : Ns(c, kind);
+  opts.labels = labels;
+  return c.store->List(opts);
+}
+
 }  // namespace
 
 int RunApply(CliContext& c, const std::vector<std::string>& paths, bool recursive) {
@@ -115,11 +124,7 @@ int RunGet(CliContext& c, const std::vector<std::string>& args, const std::strin
       rv = std::max(rv, (*o)->metadata.resource_version);
     }
   } else {
-    ListOptions opts;
-    opts.kind = kind->kind;
-    opts.namespace_ = c.all_namespaces ? "" : Ns(c, *kind);
-    opts.labels = *labels;
-    auto list = c.store->List(opts);
+    auto list = ListSelected(c, *kind, *labels);
     if (!list.ok()) return FailStatus(c, list.status());
     objects = list->items;
     rv = list->resource_version;
@@ -308,11 +313,7 @@ int RunDelete(CliContext& c, const std::vector<std::string>& args, const std::ve
     if (!selector.empty()) {
       auto labels = LabelSelector::Parse(selector);
       if (!labels.ok()) return Fail(c, labels.status().message());
-      ListOptions opts;
-      opts.kind = kind->kind;
-      opts.namespace_ = c.all_namespaces ? "" : Ns(c, *kind);
-      opts.labels = *labels;
-      auto list = c.store->List(opts);
+      auto list = ListSelected(c, *kind, *labels);
       if (!list.ok()) return FailStatus(c, list.status());
       for (const auto& o : list->items) targets.push_back({kind, {o->metadata.namespace_, o->metadata.name}});
       if (list->items.empty()) *c.err << "No resources found\n";
