@@ -1,21 +1,104 @@
 // API watch benchmark (not a test): write-to-watch-event latency through
-// visid over HTTPS, with 100 watchers each on its own connection. Usage:
+// visid over HTTPS, with N watchers each on its own TLS connection. The
+// watchers are raw OpenSSL clients with one thread each, so that the client
+// side costs little and the figure is visid's. Usage:
 //   api_watch_bench CONFIG [WATCHERS] [WRITES] [INTERVAL_MS]
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <openssl/ssl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <thread>
 #include <vector>
 
-#include <utility>  // before asio: its awaitable.hpp uses std::exchange
-
-#include <pplx/threadpool.h>
-
 #include "controller/client/api_client.h"
 
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Reads a chunked watch stream over TLS and records, for each event, the
+// delay since the "bench/t0" stamp its writer put in it.
+class RawWatcher {
+ public:
+  RawWatcher(const std::string& url, const std::string& target, const std::string& token) {
+    int port = std::atoi(url.substr(url.rfind(':') + 1).c_str());
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return;
+    ctx_ = SSL_CTX_new(TLS_client_method());
+    ssl_ = SSL_new(ctx_);
+    SSL_set_fd(ssl_, fd_);
+    if (SSL_connect(ssl_) != 1) return;
+    std::string req = "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + token + "\r\n\r\n";
+    ok_ = SSL_write(ssl_, req.data(), static_cast<int>(req.size())) == static_cast<int>(req.size());
+  }
+  ~RawWatcher() {
+    if (ssl_) SSL_free(ssl_);
+    if (ctx_) SSL_CTX_free(ctx_);
+    if (fd_ >= 0) ::close(fd_);
+  }
+  bool ok() const { return ok_; }
+
+  // Reads until `events` stamped events have arrived or the stream ends.
+  void Run(int events, std::vector<double>* latencies) {
+    std::string raw;  // undecoded bytes
+    std::string body;  // decoded chunk data
+    bool headers_done = false;
+    char buf[65536];
+    const char* kStamp = "\"bench/t0\":\"";
+    while (static_cast<int>(latencies->size()) < events) {
+      int n = SSL_read(ssl_, buf, sizeof buf);
+      if (n <= 0) return;
+      auto now = Clock::now().time_since_epoch().count();
+      raw.append(buf, n);
+      if (!headers_done) {
+        size_t end = raw.find("\r\n\r\n");
+        if (end == std::string::npos) continue;
+        raw.erase(0, end + 4);
+        headers_done = true;
+      }
+      // Chunked decoding: SIZE\r\nDATA\r\n ...
+      while (true) {
+        size_t eol = raw.find("\r\n");
+        if (eol == std::string::npos) break;
+        size_t size = std::strtoul(raw.substr(0, eol).c_str(), nullptr, 16);
+        if (raw.size() < eol + 2 + size + 2) break;
+        body.append(raw, eol + 2, size);
+        raw.erase(0, eol + 2 + size + 2);
+        if (size == 0) return;  // end of stream
+      }
+      size_t nl;
+      while ((nl = body.find('\n')) != std::string::npos) {
+        size_t at = body.find(kStamp);
+        if (at != std::string::npos && at < nl) {
+          long long t0 = std::atoll(body.c_str() + at + std::strlen(kStamp));
+          latencies->push_back((now - t0) / 1e6);
+        }
+        body.erase(0, nl + 1);
+      }
+    }
+  }
+
+ private:
+  int fd_ = -1;
+  SSL_CTX* ctx_ = nullptr;
+  SSL* ssl_ = nullptr;
+  bool ok_ = false;
+};
+
+}  // namespace
+
 int main(int argc, char** argv) {
-  using Clock = std::chrono::steady_clock;
   if (argc < 2) {
     std::fprintf(stderr, "usage: api_watch_bench CONFIG [WATCHERS] [WRITES] [INTERVAL_MS]\n");
     return 2;
@@ -28,32 +111,26 @@ int main(int argc, char** argv) {
   int watchers = argc > 2 ? std::atoi(argv[2]) : 100;
   int writes = argc > 3 ? std::atoi(argv[3]) : 200;
   int interval_ms = argc > 4 ? std::atoi(argv[4]) : 5;
-  // One cpprestsdk thread per watcher stream plus spare: the client side must
-  // not be what is measured.
-  crossplat::threadpool::initialize_with_threads(watchers + 16);
   const std::string path = "/apis/visi.dev/v1alpha1/namespaces/watch-bench/visisessions";
   visi::ApiClient writer(*cfg);
   auto list = writer.Request("GET", path);
   std::string rv = (*visi::ParseJson(list.body))["metadata"]["resourceVersion"];
-  std::vector<std::vector<double>> lat(watchers);
-  std::atomic<int> ready{0};
-  std::vector<std::thread> threads;
+  std::string run = std::to_string(Clock::now().time_since_epoch().count() % 1000000);
+  std::vector<std::unique_ptr<RawWatcher>> ws;
   for (int i = 0; i < watchers; ++i) {
-    threads.emplace_back([&, i] {
-      visi::ApiClient client(*cfg);
-      ready++;
-      (void)client.Watch(path + "?watch=true&resourceVersion=" + rv, [&](const visi::Json& e) {
-        auto t0 = std::stoll(e["object"]["metadata"]["annotations"]["bench/t0"].get<std::string>());
-        lat[i].push_back((Clock::now().time_since_epoch().count() - t0) / 1e6);
-        return static_cast<int>(lat[i].size()) < writes;
-      }, std::chrono::seconds(120));
-    });
+    ws.push_back(std::make_unique<RawWatcher>(cfg->server, path + "?watch=true&resourceVersion=" + rv, cfg->token));
+    if (!ws.back()->ok()) {
+      std::fprintf(stderr, "watcher %d could not connect\n", i);
+      return 1;
+    }
   }
-  while (ready < watchers) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  std::vector<std::vector<double>> lat(watchers);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < watchers; ++i) threads.emplace_back([&, i] { ws[i]->Run(writes, &lat[i]); });
   std::this_thread::sleep_for(std::chrono::milliseconds(1000));  // streams established
   for (int n = 0; n < writes; ++n) {
     visi::Json o = {{"apiVersion", "visi.dev/v1alpha1"}, {"kind", "VisiSession"},
-                    {"metadata", {{"name", "w-" + std::to_string(n)}, {"namespace", "watch-bench"},
+                    {"metadata", {{"name", "w-" + run + "-" + std::to_string(n)}, {"namespace", "watch-bench"},
                                   {"annotations", {{"bench/t0", std::to_string(Clock::now().time_since_epoch().count())}}}}},
                     {"spec", {{"user", "bench"}}}};
     auto r = writer.Request("POST", path, o.dump());
