@@ -20,17 +20,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# etcd on loopback ports of its own.
-port=$((20000 + RANDOM % 20000))
-etcd --name bench --data-dir "$tmp/etcd" \
-  --listen-client-urls "http://127.0.0.1:$port" --advertise-client-urls "http://127.0.0.1:$port" \
-  --listen-peer-urls "http://127.0.0.1:$((port + 1))" --initial-advertise-peer-urls "http://127.0.0.1:$((port + 1))" \
-  --initial-cluster "bench=http://127.0.0.1:$((port + 1))" >"$tmp/etcd.log" 2>&1 &
-etcd_pid=$!
-etcd_url="http://127.0.0.1:$port"
-for _ in $(seq 1 100); do curl -sf "$etcd_url/health" >/dev/null 2>&1 && break; sleep 0.1; done
-curl -sf "$etcd_url/v3/kv/put" -d '{"key":"L2JlbmNoL3Byb2Jl","value":"cHJvYmU="}' >/dev/null
-
 # visid on a port of its own.
 "$build/controller/cmd/visid/visid" --data-dir "$tmp/visid" --listen 127.0.0.1:0 >"$tmp/visid.out" 2>"$tmp/visid.log" &
 visid_pid=$!
@@ -40,6 +29,19 @@ token="$(sed -n 's/^ *token: //p' "$tmp/visid/visictl.conf")"
 curl -sf --cacert "$tmp/visid/pki/ca.crt" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
   "$visid_url/apis/visi.dev/v1alpha1/namespaces/bench/visisessions" \
   -d '{"apiVersion":"visi.dev/v1alpha1","kind":"VisiSession","metadata":{"name":"probe","namespace":"bench"},"spec":{"user":"bench"}}' >/dev/null
+
+# etcd on loopback ports of its own, serving TLS with the same certificate
+# as visid, so that both pay for TLS.
+port=$((20000 + RANDOM % 20000))
+etcd --name bench --data-dir "$tmp/etcd" \
+  --cert-file "$tmp/visid/pki/server.crt" --key-file "$tmp/visid/pki/server.key" \
+  --listen-client-urls "https://127.0.0.1:$port" --advertise-client-urls "https://127.0.0.1:$port" \
+  --listen-peer-urls "http://127.0.0.1:$((port + 1))" --initial-advertise-peer-urls "http://127.0.0.1:$((port + 1))" \
+  --initial-cluster "bench=http://127.0.0.1:$((port + 1))" >"$tmp/etcd.log" 2>&1 &
+etcd_pid=$!
+etcd_url="https://127.0.0.1:$port"
+for _ in $(seq 1 100); do curl -sf --cacert "$tmp/visid/pki/ca.crt" "$etcd_url/health" >/dev/null 2>&1 && break; sleep 0.1; done
+curl -sf --cacert "$tmp/visid/pki/ca.crt" "$etcd_url/v3/kv/put" -d '{"key":"L2JlbmNoL3Byb2Jl","value":"cHJvYmU="}' >/dev/null
 
 # run NAME CONNECTIONS URL SCRIPT ARGS... -> "rps p99_ms"
 run() {
@@ -71,5 +73,5 @@ for c in 1 32; do
     "$(awk -v a="$v_rps" -v b="$e_rps" 'BEGIN {print a / b}')" "$v_p99" "$e_p99"
 done
 echo "# visid: creates of ~1 KiB VisiSessions over HTTPS with bearer tokens; GETs of one object."
-echo "# etcd: puts of 1 KiB values to new keys and linearizable range reads, over its JSON gateway (plain HTTP)."
+echo "# etcd: puts of 1 KiB values to new keys and linearizable range reads, over its JSON gateway, TLS with the same certificate."
 "$build/test/bench/api_watch_bench" "$tmp/visid/visictl.conf" 100 200
