@@ -10,6 +10,7 @@
 #include <condition_variable>
 #include <cpprest/http_listener.h>
 #include <cpprest/producerconsumerstream.h>
+#include <pplx/threadpool.h>
 #include <thread>
 
 #include "controller/server/k8s_json.h"
@@ -256,6 +257,8 @@ class CppRestServer final : public HttpServer {
 };
 
 }  // namespace
+
+void InitHttpThreads(size_t threads) { crossplat::threadpool::initialize_with_threads(threads); }
 
 StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(HttpServerOptions opts, ApiHandler* handler,
                                                         const Authenticator* auth) {

@@ -23,6 +23,9 @@ struct HttpServerOptions {
 // Serves an ApiHandler over HTTP(S) with cpprestsdk: authenticates bearer
 // tokens, enforces body limits and streams watches. The cpprestsdk headers
 // stay inside http_server.cc.
+// Sizes cpprestsdk's shared thread pool. Call once, before any HTTP use.
+void InitHttpThreads(size_t threads);
+
 class HttpServer {
  public:
   static StatusOr<std::unique_ptr<HttpServer>> Start(HttpServerOptions opts, ApiHandler* handler,

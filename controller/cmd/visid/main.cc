@@ -85,6 +85,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> apply;
   bool once = false, insecure_http = false;
   size_t watch_history = 20000;
+  size_t http_threads = 8;
   app.add_option("--data-dir", data_dir, "Where state lives: store, PKI, users, client config (created, mode 0700)")
       ->required();
   app.add_option("--listen", listen, "HOST:PORT to serve the API on; port 0 picks a free port")
@@ -95,6 +96,10 @@ int main(int argc, char** argv) {
   app.add_flag("--insecure-http", insecure_http, "Serve plain HTTP (only on a loopback address)");
   app.add_option("--watch-history", watch_history, "Changes kept for watch resumption (older: 410 Gone)")
       ->check(CLI::Range(size_t{1}, size_t{10000000}))
+      ->capture_default_str();
+  app.add_option("--http-threads", http_threads,
+                 "Threads serving HTTP; requests wait on durable commits, so more than cores")
+      ->check(CLI::Range(size_t{2}, size_t{1024}))
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
@@ -155,6 +160,7 @@ int main(int argc, char** argv) {
   http.tls = !insecure_http;
   http.cert_file = pki.server_cert;
   http.key_file = pki.server_key;
+  visi::InitHttpThreads(http_threads);
   visi::Metrics metrics;
   visi::ApiHandler handler(store->get(), visi::Scheme::Builtin(), &metrics);
   auto server = visi::HttpServer::Start(http, &handler, &*users);
