@@ -72,7 +72,6 @@ class CppRestServer final : public HttpServer {
     std::string host = opts_.host.find(':') != std::string::npos ? "[" + opts_.host + "]" : opts_.host;
     url_ = scheme + "://" + host + ":" + std::to_string(opts_.port);
     http_listener_config config;
-    config.set_timeout(std::chrono::seconds(opts_.request_timeout_seconds));
     if (opts_.tls) {
       std::string cert = opts_.cert_file, key = opts_.key_file;
       config.set_ssl_context_callback([cert, key](boost::asio::ssl::context& ctx) {

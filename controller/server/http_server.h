@@ -16,7 +16,6 @@ struct HttpServerOptions {
   std::string cert_file, key_file;
   size_t max_body_bytes = 3 * 1024 * 1024;
   size_t max_header_bytes = 64 * 1024;         // all header names and values together
-  int request_timeout_seconds = 60;
   size_t max_stream_buffer = 8 * 1024 * 1024;  // unread watch bytes before the watch ends
 };
 

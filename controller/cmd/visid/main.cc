@@ -98,7 +98,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(size_t{1}, size_t{10000000}))
       ->capture_default_str();
   app.add_option("--http-threads", http_threads,
-                 "Threads serving HTTP; requests wait on durable commits, so more than cores")
+                 "Threads in the HTTP pool; on 2 cores 8 beat cpprestsdk's 40 (docs/api.md)")
       ->check(CLI::Range(size_t{2}, size_t{1024}))
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
