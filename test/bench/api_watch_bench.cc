@@ -3,11 +3,6 @@
 // watchers are raw OpenSSL clients with one thread each, so that the client
 // side costs little and the figure is visid's. Usage:
 //   api_watch_bench CONFIG [WATCHERS] [WRITES] [INTERVAL_MS]
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <openssl/ssl.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -18,6 +13,7 @@
 #include <vector>
 
 #include "controller/client/api_client.h"
+#include "test/fakes/raw_tls_client.h"
 
 namespace {
 
@@ -27,25 +23,9 @@ using Clock = std::chrono::steady_clock;
 // delay since the "bench/t0" stamp its writer put in it.
 class RawWatcher {
  public:
-  RawWatcher(const std::string& url, const std::string& target, const std::string& token) {
-    int port = std::atoi(url.substr(url.rfind(':') + 1).c_str());
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return;
-    ctx_ = SSL_CTX_new(TLS_client_method());
-    ssl_ = SSL_new(ctx_);
-    SSL_set_fd(ssl_, fd_);
-    if (SSL_connect(ssl_) != 1) return;
-    std::string req = "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + token + "\r\n\r\n";
-    ok_ = SSL_write(ssl_, req.data(), static_cast<int>(req.size())) == static_cast<int>(req.size());
-  }
-  ~RawWatcher() {
-    if (ssl_) SSL_free(ssl_);
-    if (ctx_) SSL_CTX_free(ctx_);
-    if (fd_ >= 0) ::close(fd_);
+  RawWatcher(const std::string& url, const std::string& target, const std::string& token) : conn_(url) {
+    ok_ = conn_.Send("GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + token +
+                     "\r\n\r\n");
   }
   bool ok() const { return ok_; }
 
@@ -57,7 +37,7 @@ class RawWatcher {
     char buf[65536];
     const char* kStamp = "\"bench/t0\":\"";
     while (static_cast<int>(latencies->size()) < events) {
-      int n = SSL_read(ssl_, buf, sizeof buf);
+      int n = conn_.Read(buf, sizeof buf);
       if (n <= 0) return;
       auto now = Clock::now().time_since_epoch().count();
       raw.append(buf, n);
@@ -90,9 +70,7 @@ class RawWatcher {
   }
 
  private:
-  int fd_ = -1;
-  SSL_CTX* ctx_ = nullptr;
-  SSL* ssl_ = nullptr;
+  visi::testing::RawTlsClient conn_;
   bool ok_ = false;
 };
 

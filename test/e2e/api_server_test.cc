@@ -1,15 +1,12 @@
 // The API end to end: a real visid over real HTTPS on port 0.
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <openssl/ssl.h>
-#include <sys/socket.h>
 
 #include <atomic>
 #include <thread>
 
 #include "controller/server/auth/pki.h"
 #include "test/e2e/visid_process.h"
+#include "test/fakes/raw_tls_client.h"
 
 namespace visi::testing {
 namespace {
@@ -250,50 +247,6 @@ int OpenWatches(ApiClient& c) {
   return at == std::string::npos ? -1 : std::atoi(m.c_str() + at + 29);
 }
 
-// A raw TLS client: sends exactly the bytes it is given and reads only when
-// asked, with a tiny socket receive buffer so that the kernel cannot absorb
-// a stream for it.
-class RawTlsClient {
- public:
-  explicit RawTlsClient(const std::string& url) {
-    int port = std::atoi(url.substr(url.rfind(':') + 1).c_str());
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    int small = 4096;
-    ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return;
-    ctx_ = SSL_CTX_new(TLS_client_method());
-    ssl_ = SSL_new(ctx_);
-    SSL_set_fd(ssl_, fd_);
-    connected_ = SSL_connect(ssl_) == 1;
-  }
-  ~RawTlsClient() {
-    if (ssl_) SSL_free(ssl_);
-    if (ctx_) SSL_CTX_free(ctx_);
-    if (fd_ >= 0) ::close(fd_);
-  }
-  bool Send(const std::string& bytes) {
-    return connected_ && SSL_write(ssl_, bytes.data(), static_cast<int>(bytes.size())) == static_cast<int>(bytes.size());
-  }
-  // The status line of the reply ("HTTP/1.1 405 ...").
-  std::string StatusLine() {
-    char buf[4096];
-    int n = SSL_read(ssl_, buf, sizeof buf - 1);
-    if (n <= 0) return "";
-    std::string s(buf, n);
-    return s.substr(0, s.find("\r\n"));
-  }
-
- private:
-  int fd_ = -1;
-  SSL_CTX* ctx_ = nullptr;
-  SSL* ssl_ = nullptr;
-  bool connected_ = false;
-};
-
 TEST_F(ApiServerTest, ClientsThatNeverSendTheirBodyDoNotHangTheServer) {
   std::vector<std::unique_ptr<RawTlsClient>> idle;
   std::string token = visid_.AdminConfig().token;
@@ -344,7 +297,7 @@ TEST_F(ApiServerTest, HostileRequestsAreRefused) {
 }
 
 TEST_F(ApiServerTest, AStuckWatcherNeverBlocksWritersAndIsCutOff) {
-  RawTlsClient stuck(visid_.url());
+  RawTlsClient stuck(visid_.url(), /*rcvbuf=*/4096);
   ASSERT_TRUE(stuck.Send("GET " + kSessions + "?watch=true HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " +
                          visid_.AdminConfig().token + "\r\n\r\n"));
   for (int i = 0; i < 50 && OpenWatches(*admin_) != 1; ++i) {
