@@ -101,7 +101,7 @@ HttpResponse ApiHandler::Handle(const HttpRequest& req) {
   static const std::set<std::string> kMethods = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
   if (!kMethods.count(req.method)) {
     // Unknown methods are refused before they reach metrics labels.
-    metrics_->ObserveRequest("OTHER", "", 405, 0);
+    metrics_->CountRequest("OTHER", "", 405);
     HttpResponse r = Error(Status(Code::kBadRequest, "method not allowed"));
     r.code = 405;
     return r;
@@ -112,7 +112,7 @@ HttpResponse ApiHandler::Handle(const HttpRequest& req) {
     metrics_->ObserveRequest(verb, resource, r.code,
                              std::chrono::duration<double>(SteadyClock::now() - start).count());
   } else {
-    metrics_->ObserveRequest(verb, resource, r.code, 0);
+    metrics_->CountRequest(verb, resource, r.code);
   }
   return r;
 }

@@ -20,6 +20,11 @@ void Metrics::ObserveRequest(const std::string& verb, const std::string& resourc
   request_latency_[labels].Observe(seconds);
 }
 
+void Metrics::CountRequest(const std::string& verb, const std::string& resource, int code) {
+  std::lock_guard lock(mu_);
+  ++requests_["verb=\"" + verb + "\",resource=\"" + resource + "\",code=\"" + std::to_string(code) + "\""];
+}
+
 void Metrics::ObserveStore(const std::string& op, double seconds) {
   std::lock_guard lock(mu_);
   store_latency_["operation=\"" + op + "\""].Observe(seconds);

@@ -15,6 +15,9 @@ class Metrics {
   // One finished request.
   void ObserveRequest(const std::string& verb, const std::string& resource, int code,
                       double seconds);
+  // One request counted without a latency (a watch: it lasts as long as the
+  // client wants, so its duration says nothing about the server).
+  void CountRequest(const std::string& verb, const std::string& resource, int code);
   // One store call, by operation (create, get, list, update, delete, watch).
   void ObserveStore(const std::string& op, double seconds);
   void WatchOpened() { open_watches_.fetch_add(1); }
