@@ -71,6 +71,7 @@ std::string Metrics::Render() const {
   out += "# HELP visi_store_revision The newest committed store revision.\n";
   out += "# TYPE visi_store_revision gauge\n";
   out += "visi_store_revision " + std::to_string(revision_.load()) + "\n";
+  for (const auto& collect : collectors_) out += collect();
   return out;
 }
 

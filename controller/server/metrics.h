@@ -2,9 +2,11 @@
 
 #include <array>
 #include <atomic>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
+#include <vector>
 
 namespace visi {
 
@@ -25,6 +27,10 @@ class Metrics {
   void SetRevision(uint64_t rv) { revision_.store(rv); }
   int64_t open_watches() const { return open_watches_.load(); }
 
+  // Adds text of other components (already in Prometheus text format) to
+  // every Render. Call before serving.
+  void AddCollector(std::function<std::string()> render) { collectors_.push_back(std::move(render)); }
+
   std::string Render() const;
 
  private:
@@ -43,6 +49,7 @@ class Metrics {
   std::map<std::string, Histogram> store_latency_;    // GUARDED_BY(mu_)
   std::atomic<int64_t> open_watches_{0};
   std::atomic<uint64_t> revision_{0};
+  std::vector<std::function<std::string()>> collectors_;
 };
 
 }  // namespace visi

@@ -384,5 +384,73 @@ TEST(VisidFlagsTest, PlainHttpOnlyOnLoopbackAndBadFlagsAreRefused) {
   EXPECT_FALSE(bad.Start({"--listen", "nonsense"}));
 }
 
+// Deadlines come from the socket guard linked into visid (conn_guard.cc).
+TEST(VisidDeadlinesTest, SlowRequestsAndIdleConnectionsAreCutButWatchesLive) {
+  VisidProcess v;
+  ASSERT_TRUE(v.Start({"--request-timeout", "1s", "--idle-timeout", "5s"}));
+  std::string token = v.AdminConfig().token;
+
+  // A client that trickles its headers in, a byte every 100 ms.
+  RawTlsClient slow(v.url());
+  slow.SetReadTimeout(200);
+  ASSERT_TRUE(slow.Send("GET /readyz HTTP/1.1\r\n"));
+  std::string header = "X-Slow: " + std::string(60, 'a') + "\r\n";
+  auto start = std::chrono::steady_clock::now();
+  bool cut = false;
+  for (size_t i = 0; i < header.size() && !cut; ++i) {
+    if (!slow.Send(header.substr(i, 1))) cut = true;
+    else cut = slow.ClosedByServer();  // waits up to 200 ms
+  }
+  double cut_after = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_TRUE(cut) << "a request trickled in over " << cut_after << " s was never cut off";
+  EXPECT_LT(cut_after, 4.0);
+
+  // A slow but complete request inside the deadline is served.
+  {
+    RawTlsClient patient(v.url());
+    ASSERT_TRUE(patient.Send("GET /readyz HTTP/1.1\r\nHost: x\r\n"));
+    std::this_thread::sleep_for(std::chrono::milliseconds(400));
+    ASSERT_TRUE(patient.Send("\r\n"));
+    EXPECT_NE(patient.StatusLine().find(" 200"), std::string::npos);
+  }
+
+  // A watch outlives both deadlines: its heartbeats keep it busy.
+  RawTlsClient watcher(v.url());
+  watcher.SetReadTimeout(8000);
+  ASSERT_TRUE(watcher.Send("GET " + kSessions + "?watch=true HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+                           token + "\r\n\r\n"));
+  EXPECT_NE(watcher.StatusLine().find(" 200"), std::string::npos);
+
+  // A connection that says nothing at all is closed after the idle deadline.
+  RawTlsClient silent(v.url());
+  silent.SetReadTimeout(9000);
+  auto silent_start = std::chrono::steady_clock::now();
+  EXPECT_TRUE(silent.ClosedByServer());
+  double silent_after = std::chrono::duration<double>(std::chrono::steady_clock::now() - silent_start).count();
+  EXPECT_GT(silent_after, 4.0);
+  EXPECT_LT(silent_after, 8.0);
+
+  // Seven seconds in, the watch still delivers.
+  ApiClient admin(v.AdminConfig(), std::chrono::seconds(5));
+  ASSERT_EQ(admin.Request("POST", kSessions, SessionJson("late")).code, 201);
+  std::string got;
+  char buf[4096];
+  while (got.find("\"late\"") == std::string::npos) {
+    int n = watcher.Read(buf, sizeof buf);
+    if (n <= 0) break;
+    got.append(buf, n);
+  }
+  EXPECT_NE(got.find("\"ADDED\""), std::string::npos) << got.substr(0, 300);
+  auto metrics = admin.Request("GET", "/metrics").body;
+  EXPECT_NE(metrics.find("visi_apiserver_connections_closed_total{reason=\"request_timeout\"} 1\n"),
+            std::string::npos);
+  EXPECT_NE(metrics.find("visi_apiserver_connections_closed_total{reason=\"idle_timeout\"} 1\n"),
+            std::string::npos);
+
+  VisidProcess bad;
+  EXPECT_FALSE(bad.Start({"--idle-timeout", "1s"}));
+  EXPECT_FALSE(bad.Start({"--request-timeout", "soon"}));
+}
+
 }  // namespace
 }  // namespace visi::testing

@@ -2,10 +2,14 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <sys/time.h>
+
+#include <cerrno>
 #include <cstdlib>
 #include <string>
 
@@ -40,6 +44,24 @@ class RawTlsClient {
   RawTlsClient& operator=(const RawTlsClient&) = delete;
 
   bool connected() const { return connected_; }
+  // Reads give up (return <= 0) after this long without data.
+  void SetReadTimeout(int ms) {
+    timeval tv{ms / 1000, (ms % 1000) * 1000};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  }
+  // True once the server has closed the connection: a read sees the end of
+  // the stream or a reset rather than timing out.
+  bool ClosedByServer() {
+    char buf[512];
+    errno = 0;
+    int n = Read(buf, sizeof buf);
+    if (n > 0) return false;
+    // OpenSSL 3 reports a peer that closed without close_notify as
+    // SSL_ERROR_SSL ("unexpected eof"); a read timeout leaves EAGAIN.
+    bool timed_out = errno == EAGAIN || errno == EWOULDBLOCK;
+    ERR_clear_error();
+    return !timed_out;
+  }
   bool Send(const std::string& bytes) {
     return connected_ &&
            SSL_write(ssl_, bytes.data(), static_cast<int>(bytes.size())) == static_cast<int>(bytes.size());

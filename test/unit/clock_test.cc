@@ -1,5 +1,6 @@
 #include "controller/base/base64.h"
 #include "controller/base/clock.h"
+#include "controller/base/duration.h"
 
 #include <gtest/gtest.h>
 
@@ -25,6 +26,29 @@ TEST(ClockTest, FakeClockMovesOnlyWhenTold) {
   c.Advance(std::chrono::seconds(90));
   EXPECT_EQ(FormatRfc3339(c.Now()), "2026-01-01T00:01:30Z");
   EXPECT_EQ(c.Now() - a, std::chrono::seconds(90));
+}
+
+TEST(DurationTest, GoStyleDurations) {
+  using std::chrono::milliseconds;
+  EXPECT_EQ(ParseDuration("30"), milliseconds(30000));
+  EXPECT_EQ(ParseDuration("30s"), milliseconds(30000));
+  EXPECT_EQ(ParseDuration("500ms"), milliseconds(500));
+  EXPECT_EQ(ParseDuration("1m30s"), milliseconds(90000));
+  EXPECT_EQ(ParseDuration("2h"), milliseconds(7200000));
+  EXPECT_EQ(ParseDuration("1h0m5s"), milliseconds(3605000));
+  EXPECT_EQ(ParseDuration("0s"), milliseconds(0));
+  for (const char* bad : {"", "s", "-5s", "5x", "1.5s", "5 s", "ms", "1m30", "99999999999s",
+                          "241h", "5sec", "1d"}) {
+    EXPECT_FALSE(ParseDuration(bad)) << bad;
+  }
+  EXPECT_EQ(FormatDuration(milliseconds(90000)), "1m30s");
+  EXPECT_EQ(FormatDuration(milliseconds(500)), "500ms");
+  EXPECT_EQ(FormatDuration(milliseconds(1500)), "1s500ms");
+  EXPECT_EQ(FormatDuration(milliseconds(3600000)), "1h");
+  EXPECT_EQ(FormatDuration(milliseconds(0)), "0s");
+  for (int64_t ms : {1, 999, 1000, 61000, 3600500, 86400000}) {
+    EXPECT_EQ(ParseDuration(FormatDuration(milliseconds(ms))), milliseconds(ms)) << ms;
+  }
 }
 
 TEST(Base64Test, RoundTripAndRejectsGarbage) {

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "controller/api/yaml_codec.h"
+#include "controller/base/duration.h"
 #include "controller/cli/commands.h"
 #include "controller/client/config.h"
 #include "controller/client/remote_store.h"
@@ -136,19 +137,8 @@ int main(int argc, char** argv) {
     return ConfigCommand(config_path, "set-context", cfg_arg, cfg_ns);
   }
 
-  auto parse_duration = [](const std::string& s) -> std::optional<std::chrono::seconds> {
-    if (s.empty()) return std::nullopt;
-    char unit = s.back();
-    std::string num = std::isdigit(static_cast<unsigned char>(unit)) ? s : s.substr(0, s.size() - 1);
-    if (num.empty() || num.size() > 9 || num.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
-    long n = std::stol(num);
-    if (unit == 'm') n *= 60;
-    else if (unit == 'h') n *= 3600;
-    else if (unit != 's' && !std::isdigit(static_cast<unsigned char>(unit))) return std::nullopt;
-    return std::chrono::seconds(n);
-  };
-  auto timeout_s = parse_duration(timeout);
-  if (!timeout_s) {
+  auto timeout_ms = visi::ParseDuration(timeout);
+  if (!timeout_ms) {
     std::cerr << "error: --timeout must be a duration such as 30s, 5m or 1h, got \"" << timeout << "\"\n";
     return 2;
   }
@@ -166,7 +156,7 @@ int main(int argc, char** argv) {
   if (apply->parsed()) return visi::RunApply(c, files, recursive);
   if (get->parsed()) return visi::RunGet(c, args, selector, output, watch);
   if (describe->parsed()) return visi::RunDescribe(c, args);
-  if (del->parsed()) return visi::RunDelete(c, args, files, selector, wait, *timeout_s);
-  if (waitc->parsed()) return visi::RunWait(c, args, for_spec, *timeout_s);
+  if (del->parsed()) return visi::RunDelete(c, args, files, selector, wait, std::chrono::ceil<std::chrono::seconds>(*timeout_ms));
+  if (waitc->parsed()) return visi::RunWait(c, args, for_spec, std::chrono::ceil<std::chrono::seconds>(*timeout_ms));
   return 2;
 }

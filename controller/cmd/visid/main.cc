@@ -9,12 +9,15 @@
 #include <filesystem>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "controller/api/manifest_files.h"
+#include "controller/base/duration.h"
 #include "controller/client/config.h"
 #include "controller/server/auth/pki.h"
 #include "controller/server/auth/users.h"
+#include "controller/server/conn_guard.h"
 #include "controller/server/http_server.h"
 #include "controller/store/apply.h"
 #include "controller/store/sqlite/sqlite_store.h"
@@ -86,6 +89,7 @@ int main(int argc, char** argv) {
   bool once = false, insecure_http = false;
   size_t watch_history = 20000;
   size_t http_threads = 8;
+  std::string request_timeout = "60s", idle_timeout = "2m";
   app.add_option("--data-dir", data_dir, "Where state lives: store, PKI, users, client config (created, mode 0700)")
       ->required();
   app.add_option("--listen", listen, "HOST:PORT to serve the API on; port 0 picks a free port")
@@ -101,7 +105,27 @@ int main(int argc, char** argv) {
                  "Threads in the HTTP pool; on 2 cores 8 beat cpprestsdk's 40 (docs/api.md)")
       ->check(CLI::Range(size_t{2}, size_t{1024}))
       ->capture_default_str();
+  app.add_option("--request-timeout", request_timeout,
+                 "Longest time from a request's first byte to its response, e.g. 60s; a client that "
+                 "sends slower loses its connection")
+      ->capture_default_str();
+  app.add_option("--idle-timeout", idle_timeout,
+                 "Connections with no traffic for this long are closed (watches send heartbeats)")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  visi::ConnectionDeadlines deadlines;
+  for (auto [flag, text, out] : {std::tuple{"--request-timeout", &request_timeout, &deadlines.request},
+                                 std::tuple{"--idle-timeout", &idle_timeout, &deadlines.idle}}) {
+    auto d = visi::ParseDuration(*text);
+    // Watches send a heartbeat every 3 s: an idle deadline below 5 s would cut them.
+    auto least = out == &deadlines.idle ? std::chrono::milliseconds(5000) : std::chrono::milliseconds(100);
+    if (!d || *d < least) {
+      std::fprintf(stderr, "visid: %s must be a duration of at least %s such as 60s or 2m, got \"%s\"\n",
+                   flag, visi::FormatDuration(least).c_str(), text->c_str());
+      return 2;
+    }
+    *out = *d;
+  }
 
   auto colon = listen.rfind(':');
   int port = -1;
@@ -161,7 +185,18 @@ int main(int argc, char** argv) {
   http.cert_file = pki.server_cert;
   http.key_file = pki.server_key;
   visi::InitHttpThreads(http_threads);
+  visi::StartConnectionGuard(deadlines);
   visi::Metrics metrics;
+  metrics.AddCollector([] {
+    auto totals = visi::ConnectionGuardTotals();
+    return "# HELP visi_apiserver_connections_closed_total Connections closed by a deadline.\n"
+           "# TYPE visi_apiserver_connections_closed_total counter\n"
+           "visi_apiserver_connections_closed_total{reason=\"request_timeout\"} " +
+           std::to_string(totals.request_timeouts) +
+           "\n"
+           "visi_apiserver_connections_closed_total{reason=\"idle_timeout\"} " +
+           std::to_string(totals.idle_timeouts) + "\n";
+  });
   visi::ApiHandler handler(store->get(), visi::Scheme::Builtin(), &metrics);
   auto server = visi::HttpServer::Start(http, &handler, &*users);
   if (!server.ok()) {
@@ -186,5 +221,6 @@ int main(int argc, char** argv) {
   while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   Log("info", "stopping");
   (*server)->Stop();
+  visi::StopConnectionGuard();
   return 0;
 }
