@@ -145,6 +145,13 @@ HttpResponse ApiHandler::Dispatch(const HttpRequest& req, std::string* verb, std
   }
   if (p == "/api" || p == "/api/") return JsonResponse(200, ApiVersionsJson());
   if (p == "/openapi/v3") return JsonResponse(200, OpenApiV3RootJson());
+  if (p == "/openapi/v2") {
+    if (req.Header("accept").find("protobuf") == std::string::npos) return JsonResponse(200, OpenApiV2Json());
+    HttpResponse r;
+    r.content_type = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf";
+    r.body = OpenApiV2Protobuf();
+    return r;
+  }
   if (p == std::string("/openapi/v3/apis/") + kApiVersion) {
     return JsonResponse(200, OpenApiV3GroupJson(*scheme_));
   }
@@ -366,8 +373,10 @@ StatusOr<Object> ApiHandler::DecodeBody(const HttpRequest& req, const Target& t)
 HttpResponse ApiHandler::Create(const HttpRequest& req, const Target& t) {
   auto o = DecodeBody(req, t);
   if (!o.ok()) return Error(o.status(), &t);
+  Target named = t;  // errors name the object being created, as Kubernetes does
+  named.name = o->metadata.name;
   auto created = Timed("create", [&] { return store_->Create(std::move(*o)); });
-  if (!created.ok()) return Error(created.status(), &t);
+  if (!created.ok()) return Error(created.status(), &named);
   return ObjectResponse(201, *created);
 }
 

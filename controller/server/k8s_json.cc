@@ -128,6 +128,19 @@ Json OpenApiV3GroupJson(const Scheme& scheme) {
           {"components", {{"schemas", std::move(schemas)}}}};
 }
 
+std::string OpenApiV2Protobuf() {
+  // gnostic openapi_v2.Document {swagger: "2.0", info: {title, version}, paths: {}} in protobuf
+  // wire format: field 1 (string), field 2 (message Info: fields 1 and 2), field 8 (message).
+  auto field = [](int number, const std::string& bytes) {
+    return std::string(1, static_cast<char>(number << 3 | 2)) + static_cast<char>(bytes.size()) + bytes;
+  };
+  return field(1, "2.0") + field(2, field(1, "Visi") + field(2, kVersion)) + field(8, "");
+}
+
+Json OpenApiV2Json() {
+  return {{"swagger", "2.0"}, {"info", {{"title", "Visi"}, {"version", kVersion}}}, {"paths", Json::object()}};
+}
+
 Json ApiVersionsJson() {
   return {{"kind", "APIVersions"}, {"versions", Json::array()},
           {"serverAddressByClientCIDRs", Json::array()}};

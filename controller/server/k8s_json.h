@@ -28,6 +28,12 @@ Json ApiVersionsJson();
 // per kind (from its CRD) and the operations, whose fieldValidation
 // parameter tells kubectl that the server validates strictly.
 Json OpenApiV3RootJson();
+// An OpenAPI v2 document without definitions, in protobuf (what kubectl asks
+// for) and in JSON. kubectl insists on fetching it before it writes; with no
+// definitions it validates nothing itself and relies on the server's strict
+// validation (fieldValidation, declared in the v3 document).
+std::string OpenApiV2Protobuf();
+Json OpenApiV2Json();
 Json OpenApiV3GroupJson(const Scheme& scheme);
 Json VersionJson();
 

@@ -1,7 +1,6 @@
-// Stock kubectl against visid: get, list, watch, create, apply and delete.
-// kubectl validates client-side from protobuf OpenAPI v2, which visid does
-// not serve, so it runs with --validate=false; visid validates every write
-// strictly itself (an unknown field is refused, below).
+// Stock kubectl against visid: get, list, watch, create, apply and delete,
+// with kubectl's default validation: it finds fieldValidation in visid's
+// OpenAPI v3 document and leaves strict validation to the server.
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -31,7 +30,7 @@ class KubectlTest : public ::testing::Test {
 };
 
 TEST_F(KubectlTest, GetCreateApplyWatchDelete) {
-  auto [rc, out] = Kubectl("create --validate=false -f " + manifest_);
+  auto [rc, out] = Kubectl("create -f " + manifest_);
   ASSERT_EQ(rc, 0) << out;
   EXPECT_NE(out.find("visisession.visi.dev/nb created"), std::string::npos) << out;
   std::tie(rc, out) = Kubectl("get visisessions -A");
@@ -40,7 +39,7 @@ TEST_F(KubectlTest, GetCreateApplyWatchDelete) {
   EXPECT_NE(out.find("nb"), std::string::npos) << out;
   std::tie(rc, out) = Kubectl("get vs nb -n alice -o jsonpath={.spec.pool}");
   EXPECT_EQ(out, "default");
-  std::tie(rc, out) = Kubectl("apply --validate=false -f " + manifest_);
+  std::tie(rc, out) = Kubectl("apply -f " + manifest_);
   EXPECT_EQ(rc, 0) << out;
   EXPECT_NE(out.find("nb"), std::string::npos) << out;
   // A watch sees a change made while it runs.
@@ -50,7 +49,7 @@ TEST_F(KubectlTest, GetCreateApplyWatchDelete) {
   std::string second = visid_.dir() + "/second.yaml";
   std::ofstream(second) << "apiVersion: visi.dev/v1alpha1\nkind: VisiSession\n"
                            "metadata: {name: second, namespace: alice}\nspec: {user: alice}\n";
-  std::tie(rc, out) = Kubectl("create --validate=false -f " + second);
+  std::tie(rc, out) = Kubectl("create -f " + second);
   ASSERT_EQ(rc, 0) << out;
   watch.join();
   EXPECT_NE(watched.find("second"), std::string::npos) << watched;
@@ -60,10 +59,14 @@ TEST_F(KubectlTest, GetCreateApplyWatchDelete) {
   std::tie(rc, out) = Kubectl("get vs nb -n alice");
   EXPECT_NE(rc, 0);
   EXPECT_NE(out.find("NotFound"), std::string::npos) << out;
-  // The server refuses what kubectl did not validate.
+  // The server validates strictly, and names the object and the field.
   std::string bad = visid_.dir() + "/bad.yaml";
   std::ofstream(bad) << "apiVersion: visi.dev/v1alpha1\nkind: VisiSession\n"
                         "metadata: {name: bad, namespace: alice}\nspec: {user: alice, bogus: 1}\n";
+  std::tie(rc, out) = Kubectl("create -f " + bad);
+  EXPECT_NE(rc, 0);
+  EXPECT_NE(out.find("The VisiSession \"bad\" is invalid: spec.bogus: unknown field"), std::string::npos) << out;
+  // So does it with client-side validation switched off.
   std::tie(rc, out) = Kubectl("create --validate=false -f " + bad);
   EXPECT_NE(rc, 0);
   EXPECT_NE(out.find("spec.bogus"), std::string::npos) << out;
