@@ -8,10 +8,13 @@
 #include <atomic>
 #include <boost/asio/ssl.hpp>
 #include <condition_variable>
+#include <deque>
+#include <functional>
 #include <cpprest/http_listener.h>
 #include <cpprest/producerconsumerstream.h>
 #include <pplx/threadpool.h>
 #include <thread>
+#include <vector>
 
 #include "controller/server/k8s_json.h"
 
@@ -61,6 +64,52 @@ bool IsLoopback(const std::string& host) {
   return host.rfind("127.", 0) == 0 || host == "::1" || host == "localhost";
 }
 
+// Fixed threads that run handlers which block on a durable commit, so that
+// cpprestsdk's few pool threads go back to reading and writing sockets.
+// Many writers waiting at once is what lets group commit share one sync
+// among them.
+class BlockingPool {
+ public:
+  explicit BlockingPool(size_t threads) {
+    for (size_t i = 0; i < threads; ++i) threads_.emplace_back([this] { Run(); });
+  }
+  ~BlockingPool() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : threads_) t.join();
+  }
+  void Post(std::function<void()> fn) {
+    {
+      std::lock_guard lock(mu_);
+      queue_.push_back(std::move(fn));
+    }
+    cv_.notify_one();
+  }
+
+ private:
+  void Run() {
+    std::unique_lock lock(mu_);
+    while (true) {
+      cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, and nothing left to run
+      auto fn = std::move(queue_.front());
+      queue_.pop_front();
+      lock.unlock();
+      fn();
+      lock.lock();
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> queue_;  // GUARDED_BY(mu_)
+  bool stop_ = false;                        // GUARDED_BY(mu_)
+  std::vector<std::thread> threads_;
+};
+
 class CppRestServer final : public HttpServer {
  public:
   CppRestServer(HttpServerOptions opts, ApiHandler* handler, const Authenticator* auth)
@@ -105,6 +154,7 @@ class CppRestServer final : public HttpServer {
       if (listener_) listener_->close().wait();
     } catch (const std::exception&) {
     }
+    writers_.reset();  // runs what is queued, then joins
   }
 
   std::string url() const override { return url_; }
@@ -194,6 +244,11 @@ class CppRestServer final : public HttpServer {
   }
 
   void Finish(http::http_request& req, HttpRequest in) {
+    if (in.method != "GET" && in.method != "HEAD" && writers_) {
+      auto shared = std::make_shared<HttpRequest>(std::move(in));
+      writers_->Post([this, req, shared]() mutable { Reply(req, handler_->Handle(*shared)); });
+      return;
+    }
     HttpResponse r = handler_->Handle(in);
     if (!r.stream) return Reply(req, r);
     StreamReply(req, std::move(r));
@@ -249,6 +304,7 @@ class CppRestServer final : public HttpServer {
   const Authenticator* const auth_;
   std::string url_;
   std::unique_ptr<http_listener> listener_;
+  std::unique_ptr<BlockingPool> writers_ = std::make_unique<BlockingPool>(opts_.write_threads);
   std::atomic<bool> stopped_{false};
   std::mutex mu_;
   std::condition_variable cv_;

@@ -17,6 +17,7 @@ struct HttpServerOptions {
   size_t max_body_bytes = 3 * 1024 * 1024;
   size_t max_header_bytes = 64 * 1024;         // all header names and values together
   size_t max_stream_buffer = 8 * 1024 * 1024;  // unread watch bytes before the watch ends
+  size_t write_threads = 64;  // threads that wait on durable commits for write requests
 };
 
 // Serves an ApiHandler over HTTP(S) with cpprestsdk: authenticates bearer
