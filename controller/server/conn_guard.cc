@@ -14,6 +14,9 @@
 //   of the response. A connection whose request runs past the deadline is
 //   shut down, so a client that trickles its headers or body in (slowloris)
 //   cannot hold a connection and its buffers.
+// - A byte bound per request: cpprestsdk reads headers into a buffer without
+//   a limit, so a request that sends more than the body and header limits
+//   allow (plus TLS framing) has its connection shut down as it arrives.
 // - An idle deadline: nothing received or sent for that long.
 //
 // The hot path (recv/send) is lock free: one slot of atomics per descriptor.
@@ -43,6 +46,7 @@ struct Slot {
   std::atomic<bool> tracked{false};
   std::atomic<int64_t> request_start_ns{0};  // 0: no request in progress
   std::atomic<int64_t> last_activity_ns{0};
+  std::atomic<int64_t> request_bytes{0};
 };
 
 struct Guard {
@@ -53,7 +57,8 @@ struct Guard {
   bool stop = false;  // GUARDED_BY(mu)
   std::thread thread;
   ConnectionDeadlines deadlines;
-  std::atomic<uint64_t> request_timeouts{0}, idle_timeouts{0};
+  std::atomic<int64_t> max_request_bytes{0};
+  std::atomic<uint64_t> request_timeouts{0}, idle_timeouts{0}, oversized_requests{0};
 };
 
 Guard& G() {
@@ -97,7 +102,20 @@ void OnReceived(int fd, ssize_t n) {
   int64_t now = NowNs();
   s.last_activity_ns.store(now, std::memory_order_relaxed);
   int64_t none = 0;
-  s.request_start_ns.compare_exchange_strong(none, now, std::memory_order_relaxed);
+  int64_t bytes = s.request_start_ns.compare_exchange_strong(none, now, std::memory_order_relaxed)
+                      ? (s.request_bytes.store(n, std::memory_order_relaxed), n)
+                      : s.request_bytes.fetch_add(n, std::memory_order_relaxed) + n;
+  Guard& g = G();
+  int64_t max = g.max_request_bytes.load(std::memory_order_relaxed);
+  if (max > 0 && bytes > max) {
+    // This thread is inside recv() on fd, so fd is open and ours.
+    std::lock_guard lock(g.mu);
+    if (s.tracked) {
+      ::shutdown(fd, SHUT_RDWR);
+      s.tracked = false;
+      g.oversized_requests++;
+    }
+  }
 }
 
 void OnSent(int fd, ssize_t n) {
@@ -106,6 +124,7 @@ void OnSent(int fd, ssize_t n) {
   if (!s.tracked.load(std::memory_order_relaxed)) return;
   s.last_activity_ns.store(NowNs(), std::memory_order_relaxed);
   s.request_start_ns.store(0, std::memory_order_relaxed);
+  s.request_bytes.store(0, std::memory_order_relaxed);
 }
 
 void Watch() {
@@ -146,6 +165,7 @@ void StartConnectionGuard(ConnectionDeadlines deadlines) {
   std::lock_guard lock(g.mu);
   if (g.thread.joinable()) return;
   g.deadlines = deadlines;
+  g.max_request_bytes = deadlines.max_request_bytes;
   g.stop = false;
   g.thread = std::thread(Watch);
 }
@@ -163,7 +183,7 @@ void StopConnectionGuard() {
 }
 
 ConnectionGuardCounts ConnectionGuardTotals() {
-  return {G().request_timeouts.load(), G().idle_timeouts.load()};
+  return {G().request_timeouts.load(), G().idle_timeouts.load(), G().oversized_requests.load()};
 }
 
 }  // namespace visi

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <csignal>
 #include <thread>
 
 #include "controller/server/auth/pki.h"
@@ -405,6 +406,21 @@ TEST(VisidDeadlinesTest, SlowRequestsAndIdleConnectionsAreCutButWatchesLive) {
   EXPECT_TRUE(cut) << "a request trickled in over " << cut_after << " s was never cut off";
   EXPECT_LT(cut_after, 4.0);
 
+  // Headers without end, sent fast: the connection is cut once a request
+  // passes 4x the body limit plus the header limit (about 12 MiB).
+  {
+    std::signal(SIGPIPE, SIG_IGN);  // writes after the cut fail with EPIPE instead
+    RawTlsClient flood(v.url());
+    flood.SetReadTimeout(2000);
+    ASSERT_TRUE(flood.Send("GET /readyz HTTP/1.1\r\nHost: x\r\n"));
+    std::string line = "X-Flood: " + std::string(8000, 'f') + "\r\n";
+    size_t sent = 0;
+    // Socket buffers on loopback can hold several MiB on the way.
+    while (sent < 64 * 1024 * 1024 && flood.Send(line)) sent += line.size();
+    EXPECT_LT(sent, 64u * 1024 * 1024) << "64 MiB of headers were accepted";
+    EXPECT_TRUE(flood.ClosedByServer());
+  }
+
   // A slow but complete request inside the deadline is served.
   {
     RawTlsClient patient(v.url());
@@ -445,6 +461,8 @@ TEST(VisidDeadlinesTest, SlowRequestsAndIdleConnectionsAreCutButWatchesLive) {
   EXPECT_NE(metrics.find("visi_apiserver_connections_closed_total{reason=\"request_timeout\"} 1\n"),
             std::string::npos);
   EXPECT_NE(metrics.find("visi_apiserver_connections_closed_total{reason=\"idle_timeout\"} 1\n"),
+            std::string::npos);
+  EXPECT_NE(metrics.find("visi_apiserver_connections_closed_total{reason=\"request_too_large\"} 1\n"),
             std::string::npos);
 
   VisidProcess bad;

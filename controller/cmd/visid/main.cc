@@ -185,6 +185,9 @@ int main(int argc, char** argv) {
   http.cert_file = pki.server_cert;
   http.key_file = pki.server_key;
   visi::InitHttpThreads(http_threads);
+  // cpprestsdk reads a whole body before its 413 goes out: room for a body
+  // some times the limit, so the client still hears why, and no more.
+  deadlines.max_request_bytes = static_cast<int64_t>(4 * http.max_body_bytes + http.max_header_bytes + 64 * 1024);
   visi::StartConnectionGuard(deadlines);
   visi::Metrics metrics;
   metrics.AddCollector([] {
@@ -195,7 +198,10 @@ int main(int argc, char** argv) {
            std::to_string(totals.request_timeouts) +
            "\n"
            "visi_apiserver_connections_closed_total{reason=\"idle_timeout\"} " +
-           std::to_string(totals.idle_timeouts) + "\n";
+           std::to_string(totals.idle_timeouts) +
+           "\n"
+           "visi_apiserver_connections_closed_total{reason=\"request_too_large\"} " +
+           std::to_string(totals.oversized_requests) + "\n";
   });
   visi::ApiHandler handler(store->get(), visi::Scheme::Builtin(), &metrics);
   auto server = visi::HttpServer::Start(http, &handler, &*users);
