@@ -15,6 +15,12 @@ TimePoint FakeClock::Now() const {
   return now_;
 }
 
+void FakeClock::WaitUntil(std::unique_lock<std::mutex>& lock, std::condition_variable& cv,
+                          TimePoint deadline) const {
+  if (Now() >= deadline) return;
+  cv.wait_for(lock, std::chrono::milliseconds(1));
+}
+
 void FakeClock::Advance(std::chrono::nanoseconds d) {
   std::lock_guard lock(mu_);
   now_ += std::chrono::duration_cast<TimePoint::duration>(d);
