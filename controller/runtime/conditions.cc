@@ -1,0 +1,36 @@
+#include "controller/runtime/conditions.h"
+
+namespace visi {
+
+const Json* FindCondition(const Json& status, const std::string& type) {
+  if (!status.is_object() || !status.contains("conditions") || !status["conditions"].is_array()) return nullptr;
+  for (const auto& c : status["conditions"]) {
+    if (c.is_object() && c.value("type", "") == type) return &c;
+  }
+  return nullptr;
+}
+
+bool SetCondition(Json* status, const Condition& c, TimePoint now) {
+  if (!status->is_object()) *status = Json::object();
+  Json& list = (*status)["conditions"];
+  if (!list.is_array()) list = Json::array();
+  Json next = {{"type", c.type}, {"status", c.status}};
+  if (!c.reason.empty()) next["reason"] = c.reason;
+  if (!c.message.empty()) next["message"] = c.message.substr(0, 4096);
+  if (c.observed_generation > 0) next["observedGeneration"] = c.observed_generation;
+  for (auto& cur : list) {
+    if (!cur.is_object() || cur.value("type", "") != c.type) continue;
+    bool transition = cur.value("status", "") != c.status;
+    next["lastTransitionTime"] = transition || !cur.contains("lastTransitionTime")
+                                     ? Json(FormatRfc3339(now))
+                                     : cur["lastTransitionTime"];
+    if (cur == next) return false;
+    cur = std::move(next);
+    return true;
+  }
+  next["lastTransitionTime"] = FormatRfc3339(now);
+  list.push_back(std::move(next));
+  return true;
+}
+
+}  // namespace visi
