@@ -144,6 +144,8 @@ class RemoteStore final : public Store {
     Json body = {{"kind", "DeleteOptions"}, {"apiVersion", "v1"}};
     if (pre.uid) body["preconditions"]["uid"] = *pre.uid;
     if (pre.resource_version) body["preconditions"]["resourceVersion"] = std::to_string(*pre.resource_version);
+    if (pre.propagation == Propagation::kForeground) body["propagationPolicy"] = "Foreground";
+    if (pre.propagation == Propagation::kOrphan) body["propagationPolicy"] = "Orphan";
     return DecodeObject(client_->Request("DELETE", ResourcePath(k->plural, std::string(ns), std::string(name)),
                                          body.dump()));
   }

@@ -462,9 +462,29 @@ HttpResponse ApiHandler::Patch(const HttpRequest& req, const Target& t) {
 
 HttpResponse ApiHandler::Remove(const HttpRequest& req, const Target& t) {
   Preconditions pre;
+  auto policy = [&](const std::string& value) -> Status {
+    auto p = ParsePropagation(value);
+    if (!p) {
+      return InvalidError("propagationPolicy: Unsupported value: \"" + value.substr(0, 32) +
+                              "\": supported values: \"Background\", \"Foreground\", \"Orphan\"",
+                          {{"propagationPolicy", "Unsupported value"}});
+    }
+    pre.propagation = *p;
+    return OkStatus();
+  };
+  if (auto it = req.query.find("propagationPolicy"); it != req.query.end()) {
+    if (Status s = policy(it->second); !s.ok()) return Error(s, &t);
+  }
   if (!req.body.empty()) {
     auto j = ParseJson(req.body, opts_.max_body_bytes);
     if (!j.ok()) return Error(j.status(), &t);
+    if (j->is_object() && j->contains("propagationPolicy") && !(*j)["propagationPolicy"].is_null()) {
+      const Json& v = (*j)["propagationPolicy"];
+      if (Status s = policy(v.is_string() ? v.get<std::string>() : v.dump()); !s.ok()) return Error(s, &t);
+    }
+    if (j->is_object() && j->contains("orphanDependents") && (*j)["orphanDependents"] == true) {
+      pre.propagation = Propagation::kOrphan;
+    }
     if (j->is_object() && j->contains("preconditions") && (*j)["preconditions"].is_object()) {
       const Json& p = (*j)["preconditions"];
       if (p.contains("uid") && p["uid"].is_string()) pre.uid = p["uid"].get<std::string>();

@@ -70,9 +70,20 @@ class Watcher {
   virtual void Stop() = 0;
 };
 
+// DeleteOptions.propagationPolicy: what happens to an object's dependents.
+enum class Propagation {
+  kBackground,  // the object goes now; the garbage collector deletes dependents afterwards
+  kForeground,  // the object stays (finalizer "foregroundDeletion") until blocking dependents are gone
+  kOrphan,      // the object stays (finalizer "orphan") until its dependents no longer name it
+};
+// "Background", "Foreground", "Orphan"; nullopt for anything else.
+std::optional<Propagation> ParsePropagation(std::string_view s);
+
+// Kubernetes' DeleteOptions: preconditions and the propagation policy.
 struct Preconditions {
   std::optional<std::string> uid;
   std::optional<uint64_t> resource_version;
+  Propagation propagation = Propagation::kBackground;
 };
 
 // Versioned, watchable object storage with one global, monotonic revision.
@@ -105,7 +116,9 @@ class Store {
   virtual StatusOr<ObjectPtr> UpdateStatus(Object o) = 0;
 
   // Deletes the object, or, while it has finalizers, sets deletionTimestamp
-  // and returns it. Conflict when a precondition does not hold.
+  // and returns it. Foreground and orphan propagation first add their
+  // finalizer, so the object stays until the garbage collector removes it.
+  // Conflict when a precondition does not hold.
   virtual StatusOr<ObjectPtr> Delete(std::string_view kind, std::string_view ns,
                                      std::string_view name, const Preconditions& pre = {}) = 0;
 

@@ -1,5 +1,7 @@
 #include "controller/store/store_engine.h"
 
+#include <algorithm>
+
 #include <cstdio>
 
 #include "controller/base/base64.h"
@@ -335,6 +337,13 @@ StatusOr<ObjectPtr> StoreEngine::UpdateStatus(Object o) {
   return ObjectPtr(next);
 }
 
+std::optional<Propagation> ParsePropagation(std::string_view s) {
+  if (s == "Background") return Propagation::kBackground;
+  if (s == "Foreground") return Propagation::kForeground;
+  if (s == "Orphan") return Propagation::kOrphan;
+  return std::nullopt;
+}
+
 StatusOr<ObjectPtr> StoreEngine::Delete(std::string_view kind, std::string_view ns,
                                         std::string_view name, const Preconditions& pre) {
   if (!scheme_->ByKind(kind)) return NotFoundError("unknown kind \"" + std::string(kind) + "\"");
@@ -343,7 +352,12 @@ StatusOr<ObjectPtr> StoreEngine::Delete(std::string_view kind, std::string_view 
   VISI_ASSIGN_OR_RETURN(ObjectPtr cur, CheckedLatestLocked(key, kind, name, pre));
   auto next = std::make_shared<Object>(*cur);
   EventType type = EventType::kDeleted;
-  if (!cur->metadata.finalizers.empty()) {
+  if (pre.propagation != Propagation::kBackground && !cur->metadata.deletion_timestamp) {
+    const char* f = pre.propagation == Propagation::kForeground ? "foregroundDeletion" : "orphan";
+    auto& fs = next->metadata.finalizers;
+    if (std::find(fs.begin(), fs.end(), f) == fs.end()) fs.push_back(f);
+  }
+  if (!next->metadata.finalizers.empty()) {
     if (cur->metadata.deletion_timestamp && !pending_.count(key)) return cur;  // already being deleted
     if (!cur->metadata.deletion_timestamp) {
       next->metadata.deletion_timestamp = FormatRfc3339(clock_->Now());
