@@ -129,6 +129,12 @@ HttpResponse ApiHandler::Dispatch(const HttpRequest& req, std::string* verb, std
     HttpResponse r;
     r.content_type = "text/plain";
     r.body = "ok";
+    if (opts_.not_ready) {
+      if (std::string why = opts_.not_ready(); !why.empty()) {
+        r.code = 503;
+        r.body = "not ready: " + why;
+      }
+    }
     return r;
   }
   if (p == "/version") return JsonResponse(200, VersionJson());

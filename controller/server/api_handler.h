@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -16,6 +17,9 @@ struct ApiHandlerOptions {
   std::chrono::seconds max_watch_timeout{1800};
   std::chrono::milliseconds bookmark_interval{5000};
   size_t max_watches = 10000;  // open at once, server-wide; more get 503
+  // Extra readiness: "" when ready, else why not (e.g. the controllers'
+  // caches have not synced). /readyz answers 503 with the reason.
+  std::function<std::string()> not_ready;
 };
 
 // The Kubernetes-style REST API over a Store, independent of the HTTP

@@ -334,7 +334,9 @@ TEST_F(ApiServerTest, AStuckWatcherNeverBlocksWritersAndIsCutOff) {
 }
 
 TEST_F(ApiServerTest, MetricsCountRequestsByVerbResourceAndCode) {
-  ASSERT_EQ(admin_->Request("POST", kSessions, SessionJson("nb")).code, 201);
+  auto created = admin_->Request("POST", kSessions, SessionJson("nb"));
+  ASSERT_EQ(created.code, 201);
+  uint64_t created_rv = std::stoull((*ParseJson(created.body))["metadata"]["resourceVersion"].get<std::string>());
   ASSERT_EQ(admin_->Request("GET", kSessions + "/missing").code, 404);
   auto m = admin_->Request("GET", "/metrics");
   ASSERT_EQ(m.code, 200);
@@ -345,16 +347,28 @@ TEST_F(ApiServerTest, MetricsCountRequestsByVerbResourceAndCode) {
            "# TYPE visi_apiserver_request_duration_seconds histogram",
            "visi_apiserver_request_duration_seconds_bucket{verb=\"CREATE\",resource=\"visisessions\",le=\"+Inf\"} 1",
            "visi_store_operation_duration_seconds_count{operation=\"create\"} 1",
-           "visi_apiserver_open_watches 0", "visi_store_revision 1"}) {
+           "visi_apiserver_open_watches 0", "# TYPE visi_leader_is_leader gauge",
+           "visi_controller_reconciles_total{controller=\"garbage-collector\"}"}) {
     EXPECT_NE(m.body.find(want), std::string::npos) << want << "\n" << m.body;
   }
+  // visid writes too (its leader lease), so the revision is at least the create's.
+  auto at = m.body.find("\nvisi_store_revision ");
+  ASSERT_NE(at, std::string::npos);
+  EXPECT_GE(std::stoull(m.body.substr(at + 21)), created_rv);
 }
 
 TEST(VisidWatchHistoryTest, TooOldResourceVersionIsGone) {
   VisidProcess v;
-  ASSERT_TRUE(v.Start({"--watch-history", "5"}));
+  // Without leader election visid itself writes nothing (no lease renewals),
+  // so the five retained changes are the test's own.
+  ASSERT_TRUE(v.Start({"--watch-history", "5", "--no-leader-elect"}));
   ApiClient client(v.AdminConfig());
-  for (int i = 0; i < 10; ++i) ASSERT_EQ(client.Request("POST", kSessions, SessionJson("s" + std::to_string(i))).code, 201);
+  std::vector<std::string> rvs;
+  for (int i = 0; i < 10; ++i) {
+    auto r = client.Request("POST", kSessions, SessionJson("s" + std::to_string(i)));
+    ASSERT_EQ(r.code, 201);
+    rvs.push_back((*ParseJson(r.body))["metadata"]["resourceVersion"]);
+  }
   auto gone = client.Request("GET", kSessions + "?watch=true&resourceVersion=1");
   EXPECT_EQ(gone.code, 410) << gone.body;
   EXPECT_NE(gone.body.find("too old resource version"), std::string::npos) << gone.body;
@@ -364,7 +378,7 @@ TEST(VisidWatchHistoryTest, TooOldResourceVersionIsGone) {
   EXPECT_NE(bad.body.find("resourceVersion"), std::string::npos);
   // A retained revision still resumes.
   std::vector<std::string> seen;
-  EXPECT_TRUE(client.Watch(kSessions + "?watch=true&resourceVersion=8",
+  EXPECT_TRUE(client.Watch(kSessions + "?watch=true&resourceVersion=" + rvs[7],
                            [&](const Json& e) {
                              seen.push_back(e["object"]["metadata"]["name"]);
                              return seen.size() < 2;

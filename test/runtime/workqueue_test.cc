@@ -188,7 +188,6 @@ TEST(WorkQueueTest, NeverTwoWorkersOnOneKey) {
   // Every add that was not deduplicated ran exactly once.
   EXPECT_EQ(total_runs, stats.adds);
   EXPECT_LE(total_runs, uint64_t{kWorkers * kIterations * 2});
-  RecordProperty("runs", static_cast<int>(total_runs));
 }
 
 TEST(WorkQueueTest, AddAfterBecomesReadyOnlyAfterAdvance) {

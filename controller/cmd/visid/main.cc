@@ -17,6 +17,8 @@
 #include "controller/client/config.h"
 #include "controller/server/auth/pki.h"
 #include "controller/server/auth/users.h"
+#include "controller/runtime/garbage_collector.h"
+#include "controller/runtime/manager.h"
 #include "controller/server/conn_guard.h"
 #include "controller/server/http_server.h"
 #include "controller/store/apply.h"
@@ -90,6 +92,8 @@ int main(int argc, char** argv) {
   size_t watch_history = 20000;
   size_t http_threads = 8;
   std::string request_timeout = "60s", idle_timeout = "2m";
+  bool leader_elect = true;
+  std::string identity, lease_duration = "15s", renew_deadline = "10s", retry_period = "2s";
   app.add_option("--data-dir", data_dir, "Where state lives: store, PKI, users, client config (created, mode 0700)")
       ->required();
   app.add_option("--listen", listen, "HOST:PORT to serve the API on; port 0 picks a free port")
@@ -112,7 +116,39 @@ int main(int argc, char** argv) {
   app.add_option("--idle-timeout", idle_timeout,
                  "Connections with no traffic for this long are closed (watches send heartbeats)")
       ->capture_default_str();
+  app.add_flag("--leader-elect,!--no-leader-elect", leader_elect,
+               "Run the controllers only while holding the Lease visi-system/visid-controllers")
+      ->capture_default_str();
+  app.add_option("--identity", identity, "This process in leader election (default HOST_PID)");
+  app.add_option("--lease-duration", lease_duration, "How long a lease holds without renewal")
+      ->capture_default_str();
+  app.add_option("--renew-deadline", renew_deadline, "The leader steps down when it could not renew for this long")
+      ->capture_default_str();
+  app.add_option("--retry-period", retry_period, "How often candidates try and the leader renews")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  visi::LeaderElectionOptions election;
+  for (auto [flag, text, out] : {std::tuple{"--lease-duration", &lease_duration, &election.lease_duration},
+                                 std::tuple{"--renew-deadline", &renew_deadline, &election.renew_deadline},
+                                 std::tuple{"--retry-period", &retry_period, &election.retry_period}}) {
+    auto d = visi::ParseDuration(*text);
+    if (!d || d->count() < 100) {
+      std::fprintf(stderr, "visid: %s must be a duration of at least 100ms such as 15s, got \"%s\"\n", flag,
+                   text->c_str());
+      return 2;
+    }
+    *out = *d;
+  }
+  if (!(election.retry_period < election.renew_deadline && election.renew_deadline < election.lease_duration)) {
+    std::fprintf(stderr, "visid: leader election needs --retry-period < --renew-deadline < --lease-duration\n");
+    return 2;
+  }
+  if (identity.empty()) {
+    char host[256] = {};
+    ::gethostname(host, sizeof host - 1);
+    identity = std::string(host) + "_" + std::to_string(::getpid());
+  }
+  election.identity = identity;
   visi::ConnectionDeadlines deadlines;
   for (auto [flag, text, out] : {std::tuple{"--request-timeout", &request_timeout, &deadlines.request},
                                  std::tuple{"--idle-timeout", &idle_timeout, &deadlines.idle}}) {
@@ -189,7 +225,13 @@ int main(int argc, char** argv) {
   // some times the limit, so the client still hears why, and no more.
   deadlines.max_request_bytes = static_cast<int64_t>(4 * http.max_body_bytes + http.max_header_bytes + 64 * 1024);
   visi::StartConnectionGuard(deadlines);
+  visi::ManagerOptions manager_opts;
+  manager_opts.leader_election = leader_elect;
+  manager_opts.election = election;
+  visi::Manager manager(store->get(), manager_opts);
+  visi::GarbageCollector gc(&manager, visi::Scheme::Builtin());
   visi::Metrics metrics;
+  metrics.AddCollector([&manager] { return manager.RenderMetrics(); });
   metrics.AddCollector([] {
     auto totals = visi::ConnectionGuardTotals();
     return "# HELP visi_apiserver_connections_closed_total Connections closed by a deadline.\n"
@@ -203,7 +245,9 @@ int main(int argc, char** argv) {
            "visi_apiserver_connections_closed_total{reason=\"request_too_large\"} " +
            std::to_string(totals.oversized_requests) + "\n";
   });
-  visi::ApiHandler handler(store->get(), visi::Scheme::Builtin(), &metrics);
+  visi::ApiHandlerOptions handler_opts;
+  handler_opts.not_ready = [&manager] { return manager.Ready() ? std::string() : "controller caches not synced"; };
+  visi::ApiHandler handler(store->get(), visi::Scheme::Builtin(), &metrics, handler_opts);
   auto server = visi::HttpServer::Start(http, &handler, &*users);
   if (!server.ok()) {
     Log("error", "cannot serve", {{"error", server.status().ToString()}});
@@ -224,8 +268,11 @@ int main(int argc, char** argv) {
   std::fflush(stdout);
   Log("info", "serving", {{"url", (*server)->url()}, {"config", config},
                           {"pid", ::getpid()}});
+  manager.Start();
+  Log("info", "controllers started", {{"identity", identity}, {"leaderElection", leader_elect}});
   while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   Log("info", "stopping");
+  manager.Stop();  // running reconciles finish; the lease is released
   (*server)->Stop();
   visi::StopConnectionGuard();
   return 0;
