@@ -251,18 +251,32 @@ int RunDescribe(CliContext& c, const std::vector<std::string>& args) {
     if (events.ok()) {
       for (const auto& e : events->items) {
         const Json& io = e->spec.value("involvedObject", Json::object());
-        if (io.value("kind", "") == o.kind && io.value("name", "") == o.metadata.name) mine.push_back(e);
+        // An event of an earlier object of the same name is not this one's.
+        std::string uid = io.value("uid", "");
+        if (io.value("kind", "") == o.kind && io.value("name", "") == o.metadata.name &&
+            (uid.empty() || uid == o.metadata.uid)) {
+          mine.push_back(e);
+        }
       }
     }
+    // Oldest first, as kubectl shows them; the newest are the last lines.
+    auto last_seen = [](const ObjectPtr& e) { return e->spec.value("lastTimestamp", e->metadata.creation_timestamp); };
+    std::stable_sort(mine.begin(), mine.end(),
+                     [&](const ObjectPtr& a, const ObjectPtr& b) { return last_seen(a) < last_seen(b); });
     if (mine.empty()) {
       out << "  <none>\n";
     } else {
-      out << "\n  Type     Reason            Age    Message\n";
+      out << "\n  Type     Reason            Age              Message\n";
       for (const auto& e : mine) {
+        std::string age = HumanAge(last_seen(e));
+        int64_t count = e->spec.value("count", int64_t{1});
+        if (count > 1) {
+          age += " (x" + std::to_string(count) + " over " +
+                 HumanAge(e->spec.value("firstTimestamp", e->metadata.creation_timestamp)) + ")";
+        }
         char line[512];
-        std::snprintf(line, sizeof line, "  %-8s %-17s %-6s %s\n", e->spec.value("type", "Normal").c_str(),
-                      e->spec.value("reason", "").c_str(),
-                      HumanAge(e->spec.value("lastTimestamp", e->metadata.creation_timestamp)).c_str(),
+        std::snprintf(line, sizeof line, "  %-8s %-17s %-16s %s\n", e->spec.value("type", "Normal").c_str(),
+                      e->spec.value("reason", "").c_str(), age.c_str(),
                       e->spec.value("message", "").substr(0, 300).c_str());
         out << line;
       }

@@ -109,14 +109,23 @@ TEST_F(VisictlTest, DescribeShowsSpecStatusAndEvents) {
   Write("event.yaml",
         "apiVersion: visi.dev/v1alpha1\nkind: Event\nmetadata: {name: nb.1, namespace: alice}\n"
         "spec:\n  involvedObject: {kind: VisiSession, name: notebook}\n  reason: Scheduled\n"
-        "  message: placed on machine m1\n");
+        "  message: placed on machine m1\n"
+        "---\napiVersion: visi.dev/v1alpha1\nkind: Event\nmetadata: {name: nb.2, namespace: alice}\n"
+        "spec:\n  involvedObject: {kind: VisiSession, name: notebook}\n  reason: Pulled\n"
+        "  message: image present\n  count: 5\n  firstTimestamp: '2026-01-01T00:00:00Z'\n"
+        "  lastTimestamp: '2026-01-02T00:00:00Z'\n"
+        "---\napiVersion: visi.dev/v1alpha1\nkind: Event\nmetadata: {name: nb.3, namespace: alice}\n"
+        "spec:\n  involvedObject: {kind: VisiSession, name: notebook, uid: an-earlier-notebook}\n"
+        "  reason: Stale\n  message: about another object of that name\n");
   ASSERT_EQ(Visictl("apply -f " + visid_.dir() + "/event.yaml").first, 0);
   auto [rc, out] = Visictl("describe vs notebook -n alice");
   EXPECT_EQ(rc, 0) << out;
   for (const char* want : {"Name:         notebook", "Namespace:    alice", "app=visi", "Spec:", "workers: 3",
-                           "Events:", "Scheduled", "placed on machine m1"}) {
+                           "Events:", "Scheduled", "placed on machine m1", "Pulled", "(x5 over "}) {
     EXPECT_NE(out.find(want), std::string::npos) << want << "\n" << out;
   }
+  EXPECT_LT(out.find("Pulled"), out.find("Scheduled")) << "oldest first\n" << out;
+  EXPECT_EQ(out.find("Stale"), std::string::npos) << "another object's event\n" << out;
 }
 
 TEST_F(VisictlTest, WaitShowsProgressAndTimesOut) {
