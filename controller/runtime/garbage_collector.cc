@@ -12,6 +12,25 @@ namespace {
 
 constexpr char kGcKey[] = "garbage-collector";
 
+// Removes from the object `uid` (if it is still the one of that name) every
+// owner reference to one of `owner_uids`.
+Status DropOwnerRefs(Store* store, const Object& o, const std::vector<std::string>& owner_uids) {
+  const std::string& uid = o.metadata.uid;
+  return MutateWithRetry(store, o.kind, o.metadata.namespace_, o.metadata.name, [&](Object* live) {
+           if (live->metadata.uid != uid) return false;
+           auto& refs = live->metadata.owner_references;
+           auto before = refs.size();
+           refs.erase(std::remove_if(refs.begin(), refs.end(),
+                                     [&](const OwnerReference& r) {
+                                       return std::find(owner_uids.begin(), owner_uids.end(), r.uid) !=
+                                              owner_uids.end();
+                                     }),
+                      refs.end());
+           return refs.size() != before;
+         })
+      .status();
+}
+
 }  // namespace
 
 GarbageCollector::GarbageCollector(Manager* manager, std::shared_ptr<const Scheme> scheme)
@@ -24,6 +43,30 @@ GarbageCollector::GarbageCollector(Manager* manager, std::shared_ptr<const Schem
   for (Informer* inf : informers_) {
     c->Watches(inf, [](const ObjectPtr&) { return std::vector<std::string>{kGcKey}; });
   }
+}
+
+Status GarbageCollector::ReleaseLiveDependents(const GcAction& owner) {
+  Store* store = manager_->store();
+  const KindInfo* owner_kind = scheme_->ByKind(owner.kind);
+  const bool cluster_owner = owner_kind && !owner_kind->namespaced;
+  for (const auto& k : scheme_->kinds()) {
+    // A namespaced owner can only have dependents in its own namespace.
+    if (!cluster_owner && !k.namespaced) continue;
+    ListOptions lo;
+    lo.kind = k.kind;
+    lo.namespace_ = cluster_owner ? "" : owner.namespace_;
+    auto items = store->List(lo);
+    if (!items.ok()) return items.status();
+    for (const auto& o : items->items) {
+      const auto& refs = o->metadata.owner_references;
+      if (std::none_of(refs.begin(), refs.end(), [&](const OwnerReference& r) { return r.uid == owner.uid; })) {
+        continue;
+      }
+      Status s = DropOwnerRefs(store, *o, {owner.uid});
+      if (!s.ok() && s.code() != Code::kNotFound) return s;
+    }
+  }
+  return Status();
 }
 
 ReconcileResult GarbageCollector::Pass() {
@@ -49,6 +92,9 @@ ReconcileResult GarbageCollector::Pass() {
         // (an owner's orphaning may have just removed the reference).
         auto live = store->Get(a.kind, a.namespace_, a.name);
         if (!live.ok() || (*live)->metadata.uid != a.uid) break;
+        // No owners left in the store (an orphaning owner let go of it after
+        // the cache was filled): a root now, not garbage.
+        if ((*live)->metadata.owner_references.empty()) break;
         bool owned = false;
         for (const auto& ref : (*live)->metadata.owner_references) {
           const KindInfo* k = scheme_->ByKind(ref.kind);
@@ -66,21 +112,21 @@ ReconcileResult GarbageCollector::Pass() {
         if (d.ok()) deleted_++;
         break;
       }
-      case GcAction::Type::kRemoveOwnerRefs:
-        s = MutateWithRetry(store, a.kind, a.namespace_, a.name, [&](Object* o) {
-              if (o->metadata.uid != a.uid) return false;
-              auto& refs = o->metadata.owner_references;
-              auto before = refs.size();
-              refs.erase(std::remove_if(refs.begin(), refs.end(),
-                                        [&](const OwnerReference& r) {
-                                          return std::find(a.owner_uids.begin(), a.owner_uids.end(), r.uid) !=
-                                                 a.owner_uids.end();
-                                        }),
-                         refs.end());
-              return refs.size() != before;
-            }).status();
+      case GcAction::Type::kRemoveOwnerRefs: {
+        Object target;
+        target.kind = a.kind;
+        target.metadata.namespace_ = a.namespace_;
+        target.metadata.name = a.name;
+        target.metadata.uid = a.uid;
+        s = DropOwnerRefs(store, target, a.owner_uids);
         break;
+      }
       case GcAction::Type::kRemoveFinalizer:
+        // The plan saw only the dependents in the caches; one created just
+        // before the owner's deletion may not have arrived yet. Once the
+        // orphan finalizer is gone nothing protects it, so ask the store.
+        if (a.finalizer == kFinalizerOrphan) s = ReleaseLiveDependents(a);
+        if (!s.ok()) break;
         s = MutateWithRetry(store, a.kind, a.namespace_, a.name, [&](Object* o) {
               if (o->metadata.uid != a.uid) return false;
               auto& f = o->metadata.finalizers;
@@ -91,8 +137,10 @@ ReconcileResult GarbageCollector::Pass() {
             }).status();
         break;
     }
-    // Gone already, or changed under us: the next pass sees the new state.
-    if (!s.ok() && s.code() != Code::kNotFound && s.code() != Code::kConflict) {
+    // Gone already: nothing left to do for it. Anything else, a conflict that
+    // outlasted the retries included, stops the pass: later actions (a
+    // finalizer removal) may rely on this one having landed.
+    if (!s.ok() && s.code() != Code::kNotFound) {
       failed = s;
       break;  // actions are ordered: later ones may depend on this one
     }

@@ -9,6 +9,8 @@
 
 namespace visi {
 
+struct GcAction;
+
 // The garbage collector: a controller over every kind that plans with the
 // ownership graph (ownership_graph.h) and carries the plan out. Objects whose
 // owners are all gone are deleted; foreground and orphan deletions are
@@ -25,6 +27,9 @@ class GarbageCollector {
   uint64_t deleted() const { return deleted_.load(); }
 
  private:
+  // Before an orphaning owner's finalizer goes: every dependent in the store
+  // (not only in the caches) lets go of it.
+  Status ReleaseLiveDependents(const GcAction& owner);
   Manager* const manager_;
   const std::shared_ptr<const Scheme> scheme_;
   std::vector<Informer*> informers_;

@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "controller/api/object.h"
+#include "controller/runtime/ownership.h"
 
 namespace visi::testing {
 
@@ -27,13 +28,7 @@ inline Object OwnedEvent(const Object& owner, const std::string& name) {
   e.metadata.namespace_ = owner.metadata.namespace_;
   e.metadata.name = name;
   e.spec = {{"involvedObject", {{"kind", owner.kind}, {"name", owner.metadata.name}}}, {"reason", "Test"}};
-  OwnerReference r;
-  r.api_version = owner.api_version;
-  r.kind = owner.kind;
-  r.name = owner.metadata.name;
-  r.uid = owner.metadata.uid;
-  r.controller = true;
-  e.metadata.owner_references.push_back(r);
+  e.metadata.owner_references.push_back(OwnerRefTo(owner));  // controller, blockOwnerDeletion
   return e;
 }
 
