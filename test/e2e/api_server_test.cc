@@ -7,6 +7,7 @@
 
 #include "controller/server/auth/pki.h"
 #include "test/e2e/visid_process.h"
+#include "test/runtime/runtime_test_util.h"
 #include "test/fakes/raw_tls_client.h"
 
 namespace visi::testing {
@@ -125,6 +126,53 @@ TEST_F(ApiServerTest, EveryVerb) {
   auto mj = *ParseJson(missing.body);
   EXPECT_EQ(mj["kind"], "Status");
   EXPECT_EQ(mj["reason"], "NotFound");
+}
+
+// Delete propagation through the API, carried out by visid's own garbage
+// collector: Orphan keeps the dependent, Foreground deletes it first, and an
+// unknown policy is refused before anything changes.
+TEST_F(ApiServerTest, DeletePropagationPolicies) {
+  auto make_pair = [&](const std::string& owner, const std::string& dep) {
+    auto o = admin_->Request("POST", kSessions, SessionJson(owner));
+    EXPECT_EQ(o.code, 201) << o.body;
+    Json d = *ParseJson(SessionJson(dep));
+    d["metadata"]["ownerReferences"] = Json::array({{{"apiVersion", "visi.dev/v1alpha1"},
+                                                     {"kind", "VisiSession"},
+                                                     {"name", owner},
+                                                     {"uid", (*ParseJson(o.body))["metadata"]["uid"]},
+                                                     {"controller", true},
+                                                     {"blockOwnerDeletion", true}}});
+    EXPECT_EQ(admin_->Request("POST", kSessions, d.dump()).code, 201);
+  };
+  auto gone = [&](const std::string& name) {
+    return Eventually([&] { return admin_->Request("GET", kSessions + "/" + name).code == 404; });
+  };
+
+  make_pair("o1", "d1");
+  auto bogus = admin_->Request("DELETE", kSessions + "/o1?propagationPolicy=Sideways");
+  EXPECT_EQ(bogus.code, 422) << bogus.body;
+  EXPECT_NE(bogus.body.find("propagationPolicy"), std::string::npos) << bogus.body;
+  auto bogus_body = admin_->Request("DELETE", kSessions + "/o1", R"({"propagationPolicy":7})");
+  EXPECT_EQ(bogus_body.code / 100, 4) << bogus_body.body;
+  EXPECT_EQ(admin_->Request("GET", kSessions + "/o1").code, 200) << "a refused delete changes nothing";
+
+  ASSERT_EQ(admin_->Request("DELETE", kSessions + "/o1", R"({"propagationPolicy":"Orphan"})").code, 200);
+  ASSERT_TRUE(gone("o1"));
+  auto d1 = admin_->Request("GET", kSessions + "/d1");
+  ASSERT_EQ(d1.code, 200) << "an orphaned dependent is kept";
+  EXPECT_FALSE((*ParseJson(d1.body))["metadata"].contains("ownerReferences")) << d1.body;
+
+  make_pair("o2", "d2");
+  auto fg = admin_->Request("DELETE", kSessions + "/o2?propagationPolicy=Foreground");
+  ASSERT_EQ(fg.code, 200) << fg.body;
+  ASSERT_TRUE(gone("d2"));
+  ASSERT_TRUE(gone("o2"));
+
+  make_pair("o3", "d3");
+  ASSERT_EQ(admin_->Request("DELETE", kSessions + "/o3").code, 200);  // Background
+  EXPECT_EQ(admin_->Request("GET", kSessions + "/o3").code, 404);
+  ASSERT_TRUE(gone("d3"));
+  EXPECT_EQ(admin_->Request("GET", kSessions + "/d1").code, 200);
 }
 
 TEST_F(ApiServerTest, ConflictsAreReported) {
