@@ -1,10 +1,25 @@
 #include "controller/runtime/manager.h"
 
+#include <chrono>
+#include <cstdio>
 #include <set>
 
 #include "controller/runtime/event_recorder.h"
 
 namespace visi {
+namespace {
+
+// One structured log line on a leadership change, with wall-clock
+// milliseconds so that lines of several processes can be ordered.
+void LogLeadership(const char* msg, const std::string& identity) {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                std::chrono::system_clock::now().time_since_epoch())
+                .count();
+  std::fprintf(stderr, "{\"level\":\"info\",\"msg\":\"%s\",\"identity\":%s,\"unixMillis\":%lld}\n", msg,
+               Json(identity).dump().c_str(), static_cast<long long>(ms));
+}
+
+}  // namespace
 
 std::string MergeExpositions(const std::vector<std::string>& parts) {
   struct Family {
@@ -120,17 +135,20 @@ void Manager::StartControllers() {
   std::lock_guard lock(mu_);
   for (auto& c : controllers_) c->Start();
   leading_ = true;
+  if (opts_.leader_election) LogLeadership("started leading", opts_.election.identity);
 }
 
 void Manager::StopControllers() {
   std::lock_guard run(run_mu_);
-  leading_ = false;
+  const bool was_leading = leading_.exchange(false);
   std::vector<Controller*> cs;
   {
     std::lock_guard lock(mu_);
     for (auto& c : controllers_) cs.push_back(c.get());
   }
   for (Controller* c : cs) c->Stop();
+  // Logged once the work has stopped: the line bounds this leader's term.
+  if (opts_.leader_election && was_leading) LogLeadership("stopped leading", opts_.election.identity);
 }
 
 void Manager::Stop() {

@@ -17,8 +17,8 @@
 #include "controller/client/config.h"
 #include "controller/server/auth/pki.h"
 #include "controller/server/auth/users.h"
-#include "controller/runtime/garbage_collector.h"
-#include "controller/runtime/manager.h"
+#include "controller/client/remote_store.h"
+#include "controller/cmd/visid/controllers.h"
 #include "controller/server/conn_guard.h"
 #include "controller/server/http_server.h"
 #include "controller/store/apply.h"
@@ -82,6 +82,34 @@ visi::StatusOr<std::string> AdminToken(const std::string& config, const std::str
   return token;
 }
 
+void WaitForSignal() {
+  while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+}
+
+// --kubeconfig: the controllers alone, against a remote visid's API. Several
+// such processes elect one leader among themselves.
+int RunControllersOnly(const std::string& kubeconfig, const visi::ManagerOptions& opts) {
+  auto config = visi::LoadClientConfig(kubeconfig);
+  if (!config.ok()) {
+    Log("error", "bad --kubeconfig", {{"error", config.status().ToString()}});
+    return 2;
+  }
+  auto client = std::make_shared<visi::ApiClient>(*config);
+  auto store = visi::NewRemoteStore(client, visi::Scheme::Builtin());
+  visi::VisidControllers controllers(store.get(), opts);
+  std::printf("controllers started against %s\n", config->server.c_str());
+  std::fflush(stdout);
+  Log("info", "controllers started", {{"server", config->server},
+                                      {"identity", opts.election.identity},
+                                      {"leaderElection", opts.leader_election},
+                                      {"pid", ::getpid()}});
+  controllers.Start();
+  WaitForSignal();
+  Log("info", "stopping");
+  controllers.Stop();
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -94,8 +122,17 @@ int main(int argc, char** argv) {
   std::string request_timeout = "60s", idle_timeout = "2m";
   bool leader_elect = true;
   std::string identity, lease_duration = "15s", renew_deadline = "10s", retry_period = "2s";
-  app.add_option("--data-dir", data_dir, "Where state lives: store, PKI, users, client config (created, mode 0700)")
-      ->required();
+  std::string kubeconfig;
+  bool run_controllers = true;
+  auto* data_dir_opt =
+      app.add_option("--data-dir", data_dir, "Where state lives: store, PKI, users, client config (created, mode 0700)");
+  app.add_option("--kubeconfig", kubeconfig,
+                 "Run only the controllers, against the visid this client config names (no store, no API)")
+      ->check(CLI::ExistingFile)
+      ->excludes(data_dir_opt);
+  app.add_flag("--controllers,!--no-controllers", run_controllers,
+               "Run the controllers in this process; --no-controllers serves the API only")
+      ->capture_default_str();
   app.add_option("--listen", listen, "HOST:PORT to serve the API on; port 0 picks a free port")
       ->capture_default_str();
   app.add_option("--users", users_file, "Users file (default DATA_DIR/users.yaml)");
@@ -127,6 +164,9 @@ int main(int argc, char** argv) {
   app.add_option("--retry-period", retry_period, "How often candidates try and the leader renews")
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  std::signal(SIGINT, [](int) { g_stop = 1; });
+  std::signal(SIGTERM, [](int) { g_stop = 1; });
+  std::signal(SIGPIPE, SIG_IGN);
   visi::LeaderElectionOptions election;
   for (auto [flag, text, out] : {std::tuple{"--lease-duration", &lease_duration, &election.lease_duration},
                                  std::tuple{"--renew-deadline", &renew_deadline, &election.renew_deadline},
@@ -149,6 +189,14 @@ int main(int argc, char** argv) {
     identity = std::string(host) + "_" + std::to_string(::getpid());
   }
   election.identity = identity;
+  visi::ManagerOptions manager_opts;
+  manager_opts.leader_election = leader_elect;
+  manager_opts.election = election;
+  if (!kubeconfig.empty()) return RunControllersOnly(kubeconfig, manager_opts);
+  if (data_dir.empty()) {
+    std::fprintf(stderr, "visid: --data-dir is required (or --kubeconfig to run only the controllers)\n");
+    return 2;
+  }
   visi::ConnectionDeadlines deadlines;
   for (auto [flag, text, out] : {std::tuple{"--request-timeout", &request_timeout, &deadlines.request},
                                  std::tuple{"--idle-timeout", &idle_timeout, &deadlines.idle}}) {
@@ -225,13 +273,12 @@ int main(int argc, char** argv) {
   // some times the limit, so the client still hears why, and no more.
   deadlines.max_request_bytes = static_cast<int64_t>(4 * http.max_body_bytes + http.max_header_bytes + 64 * 1024);
   visi::StartConnectionGuard(deadlines);
-  visi::ManagerOptions manager_opts;
-  manager_opts.leader_election = leader_elect;
-  manager_opts.election = election;
-  visi::Manager manager(store->get(), manager_opts);
-  visi::GarbageCollector gc(&manager, visi::Scheme::Builtin());
+  std::unique_ptr<visi::VisidControllers> controllers;
+  if (run_controllers) controllers = std::make_unique<visi::VisidControllers>(store->get(), manager_opts);
   visi::Metrics metrics;
-  metrics.AddCollector([&manager] { return manager.RenderMetrics(); });
+  if (controllers) {
+    metrics.AddCollector([m = controllers->manager()] { return m->RenderMetrics(); });
+  }
   metrics.AddCollector([] {
     auto totals = visi::ConnectionGuardTotals();
     return "# HELP visi_apiserver_connections_closed_total Connections closed by a deadline.\n"
@@ -246,7 +293,11 @@ int main(int argc, char** argv) {
            std::to_string(totals.oversized_requests) + "\n";
   });
   visi::ApiHandlerOptions handler_opts;
-  handler_opts.not_ready = [&manager] { return manager.Ready() ? std::string() : "controller caches not synced"; };
+  if (controllers) {
+    handler_opts.not_ready = [m = controllers->manager()] {
+      return m->Ready() ? std::string() : "controller caches not synced";
+    };
+  }
   visi::ApiHandler handler(store->get(), visi::Scheme::Builtin(), &metrics, handler_opts);
   auto server = visi::HttpServer::Start(http, &handler, &*users);
   if (!server.ok()) {
@@ -261,18 +312,17 @@ int main(int argc, char** argv) {
     Log("error", "cannot write client config", {{"error", s.ToString()}});
     return 1;
   }
-  std::signal(SIGINT, [](int) { g_stop = 1; });
-  std::signal(SIGTERM, [](int) { g_stop = 1; });
-  std::signal(SIGPIPE, SIG_IGN);
   std::printf("listening on %s\n", (*server)->url().c_str());
   std::fflush(stdout);
   Log("info", "serving", {{"url", (*server)->url()}, {"config", config},
                           {"pid", ::getpid()}});
-  manager.Start();
-  Log("info", "controllers started", {{"identity", identity}, {"leaderElection", leader_elect}});
-  while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  if (controllers) {
+    controllers->Start();
+    Log("info", "controllers started", {{"identity", identity}, {"leaderElection", leader_elect}});
+  }
+  WaitForSignal();
   Log("info", "stopping");
-  manager.Stop();  // running reconciles finish; the lease is released
+  if (controllers) controllers->Stop();  // running reconciles finish; the lease is released
   (*server)->Stop();
   visi::StopConnectionGuard();
   return 0;
