@@ -1,0 +1,297 @@
+#include "reconcilers/session/session_reconciler.h"
+
+#include <future>
+
+#include "controller/runtime/event_recorder.h"
+#include "controller/runtime/ownership.h"
+#include "reconcilers/session/session_desired.h"
+#include "reconcilers/session/session_labels.h"
+#include "reconcilers/session/session_plan.h"
+#include "reconcilers/session/session_spec.h"
+#include "reconcilers/session/session_status.h"
+#include "reconcilers/session/subnet_allocator.h"
+
+namespace visi {
+namespace {
+
+namespace L = session_labels;
+
+Labels Selector(const std::string& uid, const std::string& instance) {
+  return {{L::kSessionUid, uid}, {L::kInstance, instance}};
+}
+
+// The subnet range and prefix for a session: its FarmPool's, else the default.
+std::pair<std::string, int> PoolRange(Informer* pools, const std::string& pool, const SessionReconcilerOptions& o) {
+  ObjectPtr p = pools ? pools->Get("", pool) : nullptr;
+  if (!p || !p->spec.is_object() || !p->spec.contains("network")) return {o.subnet_pool, o.subnet_prefix};
+  const Json& n = p->spec["network"];
+  return {n.value("subnetPool", o.subnet_pool), n.value("subnetPrefixLength", o.subnet_prefix)};
+}
+
+}  // namespace
+
+SessionReconciler::SessionReconciler(Manager* manager, RuntimeForMachine runtime, Prober* prober,
+                                     SessionReconcilerOptions opts)
+    : manager_(manager), runtime_(std::move(runtime)), prober_(prober), opts_(std::move(opts)) {
+  sessions_ = manager_->InformerFor("VisiSession");
+  subnets_ = std::make_unique<SubnetAllocator>(manager_->store(), manager_->InformerFor("SubnetClaim"));
+  manager_->InformerFor("FarmPool");
+  controller_ = manager_->AddController({.name = "visisession", .workers = opts_.workers}, "VisiSession",
+                                        [this](const std::string& key) { return Reconcile(key); });
+}
+
+SessionReconciler::~SessionReconciler() = default;
+
+Status SessionReconciler::WriteStatus(const ObjectPtr& session, const Json& status) {
+  if (session->status == status) return OkStatus();
+  Object o = *session;
+  o.status = status;
+  return manager_->store()->UpdateStatus(std::move(o)).status();
+}
+
+Status SessionReconciler::Execute(ContainerRuntime* rt, const ObjectPtr& session,
+                                  const std::vector<SessionAction>& plan) {
+  using Type = SessionAction::Type;
+  auto named = [](const SessionAction& a, const Status& s) {
+    return Status(s.code(), std::string(ActionName(a.type)) + " " + a.target + ": " + s.message());
+  };
+  size_t i = 0;
+  while (i < plan.size()) {
+    // Consecutive removals run side by side: each may wait out a stop grace.
+    if (plan[i].type == Type::kRemoveContainer) {
+      std::vector<std::pair<const SessionAction*, std::future<Status>>> running;
+      for (; i < plan.size() && plan[i].type == Type::kRemoveContainer; ++i) {
+        const SessionAction* a = &plan[i];
+        running.emplace_back(a, std::async(std::launch::async,
+                                           [rt, a, this] { return rt->RemoveContainer(a->target, opts_.stop_grace); }));
+      }
+      Status first;
+      for (auto& [a, f] : running) {
+        Status s = f.get();
+        if (!s.ok() && s.code() != Code::kNotFound && first.ok()) first = named(*a, s);
+      }
+      if (!first.ok()) return first;
+      continue;
+    }
+    const SessionAction& a = plan[i++];
+    Status s;
+    switch (a.type) {
+      case Type::kRemoveNetwork:
+        s = rt->RemoveNetwork(a.target);
+        if (s.code() == Code::kNotFound) s = OkStatus();
+        break;
+      case Type::kCreateNetwork:
+        s = rt->CreateNetwork(a.network).status();
+        if (s.code() == Code::kAlreadyExists) {
+          s = Status(Code::kAlreadyExists, "a network named " + a.target + " exists without this session's labels");
+        }
+        break;
+      case Type::kCreateContainer:
+        s = rt->CreateContainer(a.container).status();
+        if (s.code() == Code::kAlreadyExists) {
+          s = Status(Code::kAlreadyExists, "a container named " + a.target +
+                                               " exists without this session's labels: not adopted");
+        }
+        break;
+      case Type::kStartContainer:
+        s = rt->StartContainer(a.target);
+        break;
+      case Type::kRemoveContainer:
+        break;
+    }
+    if (!s.ok()) return named(a, s);
+    if (a.type == Type::kCreateContainer || a.type == Type::kCreateNetwork) {
+      (void)manager_->events()->Record(*session, EventSeverity::kNormal,
+                                       a.type == Type::kCreateNetwork ? "NetworkCreated" : "ContainerCreated",
+                                       std::string(a.type == Type::kCreateNetwork ? "network " : "container ") +
+                                           a.target + " (" + a.reason + ")");
+    }
+  }
+  return OkStatus();
+}
+
+ReconcileResult SessionReconciler::Teardown(const ObjectPtr& s) {
+  if (!HasFinalizer(*s, kFinalizer)) return ReconcileResult::Done();
+  if (s->status.value("phase", "") != "Terminating") {
+    Json st = s->status.is_object() ? s->status : Json::object();
+    st["phase"] = "Terminating";
+    (void)WriteStatus(s, st);  // informational; the teardown goes on regardless
+  }
+  const std::string machine = s->status.value("machine", opts_.machine);
+  ContainerRuntime* rt = runtime_(machine.empty() ? opts_.machine : machine);
+  const Labels sel = Selector(s->metadata.uid, opts_.instance);
+  ObservedSession seen;
+  auto c = rt->ListContainers(sel);
+  if (!c.ok()) return ReconcileResult::Error(c.status());
+  auto n = rt->ListNetworks(sel);
+  if (!n.ok()) return ReconcileResult::Error(n.status());
+  seen.containers = std::move(*c);
+  seen.networks = std::move(*n);
+  if (!seen.containers.empty() || !seen.networks.empty()) {
+    if (Status e = Execute(rt, s, PlanTeardown(seen)); !e.ok()) return ReconcileResult::Error(e);
+    // Confirm: only an empty world releases the subnet.
+    auto c2 = rt->ListContainers(sel);
+    auto n2 = rt->ListNetworks(sel);
+    if (!c2.ok()) return ReconcileResult::Error(c2.status());
+    if (!n2.ok()) return ReconcileResult::Error(n2.status());
+    if (!c2->empty() || !n2->empty()) return ReconcileResult::RequeueAfter(opts_.probe_interval);
+  }
+  if (Status r = subnets_->Release(s->metadata.uid); !r.ok()) return ReconcileResult::Error(r);
+  auto removed = RemoveFinalizer(manager_->store(), *s, kFinalizer);
+  if (!removed.ok() && removed.status().code() != Code::kNotFound) return ReconcileResult::Error(removed.status());
+  return ReconcileResult::Done();
+}
+
+ReconcileResult SessionReconciler::Reconcile(const std::string& key) {
+  ObjectPtr s = sessions_->GetByKey(key);
+  if (!s) return ReconcileResult::Done();  // gone: its finalizer saw the teardown through
+  if (s->metadata.deletion_timestamp) return Teardown(s);
+  if (!HasFinalizer(*s, kFinalizer)) {
+    auto added = AddFinalizer(manager_->store(), *s, kFinalizer);
+    if (!added.ok()) return ReconcileResult::Error(added.status());
+    s = *added;
+  }
+  const TimePoint now = manager_->clock()->Now();
+  SessionIdentity id{s->metadata.namespace_, s->metadata.name, s->metadata.uid, opts_.instance};
+  SessionObservation obs;
+  obs.machine = opts_.machine;
+  int start_timeout = 300;
+  // A stop that cannot go on: the status says why, and the next look is
+  // `after` from now (no hot loop, no exponential wait for a daemon restart).
+  auto blocked = [&](const std::string& reason, const std::string& message, std::chrono::milliseconds after,
+                     const std::string& condition = "ContainersReady") {
+    obs.blocked_reason = reason;
+    obs.blocked_message = message;
+    obs.blocked_condition = condition;
+    const bool changed = s->status.value("message", "") != message;
+    if (Status w = WriteStatus(s, BuildSessionStatus(*s, obs, now, start_timeout)); !w.ok()) {
+      return ReconcileResult::Error(w);
+    }
+    if (changed) (void)manager_->events()->Record(*s, EventSeverity::kWarning, reason, message);
+    return ReconcileResult::RequeueAfter(after);
+  };
+
+  auto spec = ParseSessionSpec(*s);
+  if (!spec.ok()) {
+    (void)blocked("InvalidSpec", spec.status().message(), opts_.resync);
+    return ReconcileResult::Terminal(spec.status());
+  }
+  start_timeout = spec->start_timeout_seconds;
+  obs.frontend_port = spec->frontend_port;
+  obs.master_port = spec->master_port;
+
+  ContainerRuntime* rt = runtime_(obs.machine);
+  auto docker_down = [&](const Status& why) {
+    return blocked("DockerUnavailable", "the Docker daemon of machine " + obs.machine + " is unavailable: " + why.message(),
+                   opts_.docker_retry);
+  };
+  if (Status p = rt->Ping(); !p.ok()) return docker_down(p);
+
+  // Observe: everything of this session on the host, found by label.
+  const Labels sel = Selector(id.uid, id.instance);
+  ObservedSession seen;
+  auto containers = rt->ListContainers(sel);
+  if (!containers.ok()) return docker_down(containers.status());
+  auto networks = rt->ListNetworks(sel);
+  if (!networks.ok()) return docker_down(networks.status());
+  seen.containers = std::move(*containers);
+  seen.networks = std::move(*networks);
+
+  // The subnet: the one held, or a new claim avoiding the host's other networks.
+  auto held = subnets_->Held(id.uid);
+  if (!held.ok()) return ReconcileResult::Error(held.status());
+  std::string subnet = held->value_or("");
+  if (subnet.empty()) {
+    auto [range_text, prefix] = PoolRange(manager_->InformerFor("FarmPool"), spec->pool, opts_);
+    auto range = ParseCidr(range_text, "FarmPool " + spec->pool + " spec.network.subnetPool");
+    if (!range.ok()) return blocked("InvalidSubnetPool", range.status().message(), opts_.resync, "NetworkReady");
+    auto all = rt->ListNetworks({});
+    if (!all.ok()) return docker_down(all.status());
+    std::vector<Cidr> taken;
+    for (const auto& n : *all) {
+      auto c = ParseCidr(n.subnet, "network");
+      if (c.ok()) taken.push_back(*c);
+    }
+    auto got = subnets_->Ensure(id, spec->pool, *range, prefix, taken);
+    if (!got.ok()) {
+      if (got.status().code() == Code::kUnavailable) {
+        return blocked("SubnetsExhausted", got.status().message(), opts_.resync, "NetworkReady");
+      }
+      return ReconcileResult::Error(got.status());
+    }
+    subnet = *got;
+  }
+  obs.subnet = subnet;
+  const DesiredSession desired = BuildDesiredSession(id, *spec, subnet);
+  obs.network = desired.network.name;
+
+  // Images must be on the host: none is pulled (no registry is assumed).
+  std::vector<std::string> images = {spec->master_image, spec->frontend_image};
+  if (spec->workers > 0) images.push_back(spec->worker_image);
+  for (const auto& image : images) {
+    auto exists = rt->ImageExists(image);
+    if (!exists.ok()) return docker_down(exists.status());
+    if (!*exists) {
+      return blocked("ImageMissing",
+                     "image " + image + " is not on machine " + obs.machine +
+                         " (Visi pulls nothing: load or build it there; the demo images come from hack/images.sh)",
+                     std::chrono::milliseconds(5000));
+    }
+  }
+
+  // Plan and act.
+  const auto plan = PlanSession(desired, seen);
+  if (!plan.empty()) {
+    if (Status e = Execute(rt, s, plan); !e.ok()) {
+      if (e.code() == Code::kUnavailable || e.code() == Code::kDeadlineExceeded) return docker_down(e);
+      if (e.code() == Code::kInvalid) return blocked("ContainerCreateFailed", e.message(), opts_.resync);
+      return blocked("ActionFailed", e.message(), opts_.probe_interval * 5);
+    }
+    auto again = rt->ListContainers(sel);
+    if (!again.ok()) return docker_down(again.status());
+    seen.containers = std::move(*again);
+  }
+  obs.network_ready = true;
+
+  // Probe: the master accepts connections, the front end answers HTTP.
+  for (const auto& want : desired.containers) {
+    ComponentState c;
+    c.name = want.hostname;
+    c.container = want.name;
+    c.state = "missing";
+    for (const auto& have : seen.containers) {
+      if (have.name != want.name) continue;
+      c.state = have.state;
+      auto ip = have.ips.find(desired.network.name);
+      if (ip != have.ips.end()) c.address = ip->second;
+    }
+    if (c.state != "running") {
+      c.message = "container is " + c.state;
+    } else if (c.address.empty()) {
+      c.message = "no address on " + desired.network.name;
+    } else if (c.name == "master") {
+      Status p = prober_->Tcp(c.address, spec->master_port, opts_.probe_timeout);
+      c.ready = p.ok();
+      if (!p.ok()) c.message = "port " + std::to_string(spec->master_port) + " not open yet: " + p.message();
+    } else if (c.name == "frontend") {
+      Status p = prober_->Http(c.address, spec->frontend_port, spec->readiness_path, opts_.probe_timeout);
+      c.ready = p.ok();
+      if (!p.ok()) c.message = "readiness probe: " + p.message();
+    } else {
+      c.ready = true;
+    }
+    obs.components.push_back(std::move(c));
+  }
+  const bool was_ready = StatusIsReady(s->status);
+  Json status = BuildSessionStatus(*s, obs, now, start_timeout);
+  const bool ready = StatusIsReady(status);
+  if (Status w = WriteStatus(s, status); !w.ok()) return ReconcileResult::Error(w);
+  if (ready && !was_ready) {
+    (void)manager_->events()->Record(*s, EventSeverity::kNormal, "Ready",
+                                     "front end at " + status.value("frontEndAddress", "") + ", Spark master at " +
+                                         status.value("sparkMasterAddress", ""));
+  }
+  return ReconcileResult::RequeueAfter(ready ? opts_.resync : opts_.probe_interval);
+}
+
+}  // namespace visi

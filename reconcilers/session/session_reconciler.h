@@ -1,0 +1,64 @@
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "controller/drivers/docker/container_runtime.h"
+#include "controller/runtime/manager.h"
+#include "reconcilers/session/prober.h"
+
+namespace visi {
+
+class SubnetAllocator;
+struct SessionIdentity;
+struct SessionSpec;
+
+struct SessionReconcilerOptions {
+  std::string instance = "default";            // visid --instance; labels every Docker object
+  std::string subnet_pool = "10.200.0.0/16";   // used until the session's FarmPool names one
+  int subnet_prefix = 24;
+  std::string machine = "local";               // placement comes with FarmPool
+  int workers = 4;
+  std::chrono::milliseconds resync{10000};     // a Ready session is re-observed this often
+  std::chrono::milliseconds probe_interval{200};
+  std::chrono::milliseconds probe_timeout{1000};
+  std::chrono::milliseconds docker_retry{2000};  // while the daemon is down
+  std::chrono::seconds stop_grace{5};
+};
+
+// The Docker host of a machine (the seam for FarmPool placement).
+using RuntimeForMachine = std::function<ContainerRuntime*(const std::string& machine)>;
+
+// The VisiSession reconciler: observe (containers and networks by the
+// session's uid label, probes) → plan (session_plan.h) → act → write status.
+// Finalizer-guarded teardown on delete: containers, network, then the
+// subnet claim.
+class SessionReconciler {
+ public:
+  static constexpr char kFinalizer[] = "visi.dev/session-teardown";
+
+  SessionReconciler(Manager* manager, RuntimeForMachine runtime, Prober* prober, SessionReconcilerOptions opts);
+  ~SessionReconciler();
+
+  ReconcileResult Reconcile(const std::string& key);
+  Controller* controller() { return controller_; }
+
+ private:
+  ReconcileResult Teardown(const ObjectPtr& session);
+  // Writes `status` through the status subresource when it changed.
+  Status WriteStatus(const ObjectPtr& session, const Json& status);
+  // Executes the plan; returns the first error (with the action named).
+  Status Execute(ContainerRuntime* rt, const ObjectPtr& session, const std::vector<struct SessionAction>& plan);
+
+  Manager* const manager_;
+  RuntimeForMachine runtime_;
+  Prober* const prober_;
+  const SessionReconcilerOptions opts_;
+  Informer* sessions_ = nullptr;
+  std::unique_ptr<SubnetAllocator> subnets_;
+  Controller* controller_ = nullptr;
+};
+
+}  // namespace visi

@@ -1,0 +1,101 @@
+#include "reconcilers/session/session_status.h"
+
+#include "controller/runtime/conditions.h"
+
+namespace visi {
+
+bool StatusIsReady(const Json& status) {
+  const Json* c = FindCondition(status, "Ready");
+  return c && c->value("status", "") == "True";
+}
+
+Json BuildSessionStatus(const Object& session, const SessionObservation& obs, TimePoint now,
+                        int start_timeout_seconds) {
+  Json status = session.status.is_object() ? session.status : Json::object();
+  const int64_t gen = session.metadata.generation;
+  auto cond = [&](const std::string& type, bool ok, const std::string& reason, const std::string& message) {
+    SetCondition(&status, {type, ok ? "True" : "False", reason, message, gen}, now);
+  };
+
+  status["observedGeneration"] = gen;
+  status["machine"] = obs.machine;
+  cond("Scheduled", !obs.machine.empty(), obs.machine.empty() ? "Unscheduled" : "Placed",
+       obs.machine.empty() ? "no machine" : "placed on machine " + obs.machine);
+  if (!obs.subnet.empty()) status["subnet"] = obs.subnet;
+  if (!obs.network.empty()) status["network"] = obs.network;
+
+  const bool net_blocked = !obs.blocked_reason.empty() && obs.blocked_condition == "NetworkReady";
+  if (net_blocked) {
+    cond("NetworkReady", false, obs.blocked_reason, obs.blocked_message);
+  } else {
+    cond("NetworkReady", obs.network_ready, obs.network_ready ? "NetworkCreated" : "NetworkPending",
+         obs.network_ready ? "network " + obs.network + " on " + obs.subnet : "creating the session network");
+  }
+
+  Json components = Json::array();
+  int ready_workers = 0, not_ready = 0;
+  std::string first_stuck;
+  for (const auto& c : obs.components) {
+    Json j = {{"name", c.name}, {"container", c.container}, {"state", c.state}, {"ready", c.ready}};
+    if (!c.address.empty()) j["address"] = c.address;
+    if (!c.message.empty()) j["message"] = c.message.substr(0, 1024);
+    components.push_back(std::move(j));
+    if (c.ready && c.name.rfind("worker-", 0) == 0) ++ready_workers;
+    if (!c.ready) {
+      ++not_ready;
+      if (first_stuck.empty()) first_stuck = c.name + ": " + (c.message.empty() ? c.state : c.message);
+    }
+    if (c.name == "frontend" && !c.address.empty()) {
+      status["frontEndAddress"] = c.address + ":" + std::to_string(obs.frontend_port);
+    }
+    if (c.name == "master" && !c.address.empty()) {
+      status["sparkMasterAddress"] = "spark://" + c.address + ":" + std::to_string(obs.master_port);
+    }
+  }
+  status["components"] = std::move(components);
+  status["readyWorkers"] = ready_workers;
+
+  const bool blocked = !obs.blocked_reason.empty();
+  const bool containers_ready = !blocked && obs.network_ready && !obs.components.empty() && not_ready == 0;
+  if (blocked && !net_blocked) {
+    cond("ContainersReady", false, obs.blocked_reason, obs.blocked_message);
+  } else if (containers_ready) {
+    cond("ContainersReady", true, "AllReady", std::to_string(obs.components.size()) + " containers ready");
+  } else {
+    cond("ContainersReady", false, "Starting",
+         first_stuck.empty() ? "waiting for the network" : std::to_string(not_ready) + " not ready; " + first_stuck);
+  }
+
+  if (!status.contains("startedTime")) status["startedTime"] = FormatRfc3339(now);
+  const bool was_ready = StatusIsReady(status);
+  std::string ready_reason = "Starting", ready_message;
+  std::string phase = "Starting";
+  if (containers_ready) {
+    ready_reason = "Ready";
+    ready_message = "front end answers and the Spark master accepts connections";
+    phase = "Running";
+  } else {
+    ready_message = blocked ? obs.blocked_message : (first_stuck.empty() ? "waiting for the network" : first_stuck);
+    if (blocked) ready_reason = obs.blocked_reason;
+    auto started = ParseRfc3339(status["startedTime"].get<std::string>());
+    const bool deadline = !was_ready && started.has_value() &&
+                          now - *started > std::chrono::seconds(start_timeout_seconds);
+    if (deadline) {
+      ready_reason = "StartDeadlineExceeded";
+      ready_message = "not ready " + std::to_string(start_timeout_seconds) + "s after start; " + ready_message;
+      phase = "Failed";
+    } else if (blocked && obs.blocked_reason != "DockerUnavailable") {
+      phase = "Pending";
+    }
+  }
+  cond("Ready", containers_ready, ready_reason, ready_message);
+  status["phase"] = phase;
+  if (containers_ready) {
+    status.erase("message");
+  } else {
+    status["message"] = ready_message.substr(0, 4096);
+  }
+  return status;
+}
+
+}  // namespace visi

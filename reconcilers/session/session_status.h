@@ -1,0 +1,48 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "controller/api/object.h"
+#include "controller/base/clock.h"
+
+namespace visi {
+
+// One container of the session as observed and probed.
+struct ComponentState {
+  std::string name;       // frontend | master | worker-N
+  std::string container;  // its Docker name
+  std::string state;      // Docker's state, or "missing"
+  bool ready = false;
+  std::string address;    // IP on the session network
+  std::string message;    // why it is not ready
+};
+
+// Everything one reconcile learned about a live (not deleting) session.
+struct SessionObservation {
+  std::string machine;
+  std::string subnet;
+  std::string network;
+  bool network_ready = false;
+  std::vector<ComponentState> components;  // master, workers, frontend
+  int frontend_port = 0, master_port = 0;
+  // Set when the reconcile could not go on: the reason (CamelCase) and a
+  // message a user can act on, e.g. ImageMissing / "image visi/spark:latest
+  // is not on machine local: build it with hack/images.sh".
+  std::string blocked_reason, blocked_message;
+  // Which condition the block belongs to: NetworkReady or ContainersReady.
+  std::string blocked_condition = "ContainersReady";
+};
+
+// The new status from the old one and an observation: phase, conditions
+// (Scheduled, NetworkReady, ContainersReady, Ready), components, endpoints,
+// startedTime and the start deadline (`start_timeout_seconds` after
+// startedTime the Ready condition says StartDeadlineExceeded and the phase is
+// Failed, while the reconciler keeps trying). Pure.
+Json BuildSessionStatus(const Object& session, const SessionObservation& obs, TimePoint now,
+                        int start_timeout_seconds);
+
+// True when the status says Ready=True.
+bool StatusIsReady(const Json& status);
+
+}  // namespace visi
