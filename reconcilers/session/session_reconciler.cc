@@ -25,6 +25,7 @@ std::pair<std::string, int> PoolRange(Informer* pools, const std::string& pool, 
   ObjectPtr p = pools ? pools->Get("", pool) : nullptr;
   if (!p || !p->spec.is_object() || !p->spec.contains("network")) return {o.subnet_pool, o.subnet_prefix};
   const Json& n = p->spec["network"];
+  if (!n.is_object()) return {o.subnet_pool, o.subnet_prefix};
   return {n.value("subnetPool", o.subnet_pool), n.value("subnetPrefixLength", o.subnet_prefix)};
 }
 
@@ -112,12 +113,12 @@ Status SessionReconciler::Execute(ContainerRuntime* rt, const ObjectPtr& session
 
 ReconcileResult SessionReconciler::Teardown(const ObjectPtr& s) {
   if (!HasFinalizer(*s, kFinalizer)) return ReconcileResult::Done();
-  if (s->status.value("phase", "") != "Terminating") {
+  if (StatusString(s->status, "phase") != "Terminating") {
     Json st = s->status.is_object() ? s->status : Json::object();
     st["phase"] = "Terminating";
     (void)WriteStatus(s, st);  // informational; the teardown goes on regardless
   }
-  const std::string machine = s->status.value("machine", opts_.machine);
+  const std::string machine = StatusString(s->status, "machine");
   ContainerRuntime* rt = runtime_(machine.empty() ? opts_.machine : machine);
   const Labels sel = Selector(s->metadata.uid, opts_.instance);
   ObservedSession seen;
@@ -163,7 +164,7 @@ ReconcileResult SessionReconciler::Reconcile(const std::string& key) {
     obs.blocked_reason = reason;
     obs.blocked_message = message;
     obs.blocked_condition = condition;
-    const bool changed = s->status.value("message", "") != message;
+    const bool changed = StatusString(s->status, "message") != message;
     if (Status w = WriteStatus(s, BuildSessionStatus(*s, obs, now, start_timeout)); !w.ok()) {
       return ReconcileResult::Error(w);
     }
@@ -288,8 +289,8 @@ ReconcileResult SessionReconciler::Reconcile(const std::string& key) {
   if (Status w = WriteStatus(s, status); !w.ok()) return ReconcileResult::Error(w);
   if (ready && !was_ready) {
     (void)manager_->events()->Record(*s, EventSeverity::kNormal, "Ready",
-                                     "front end at " + status.value("frontEndAddress", "") + ", Spark master at " +
-                                         status.value("sparkMasterAddress", ""));
+                                     "front end at " + StatusString(status, "frontEndAddress") + ", Spark master at " +
+                                         StatusString(status, "sparkMasterAddress"));
   }
   return ReconcileResult::RequeueAfter(ready ? opts_.resync : opts_.probe_interval);
 }

@@ -4,7 +4,14 @@
 
 namespace visi {
 
+std::string StatusString(const Json& status, const char* key) {
+  if (!status.is_object()) return "";
+  auto it = status.find(key);
+  return it != status.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
 bool StatusIsReady(const Json& status) {
+  if (!status.is_object()) return false;
   const Json* c = FindCondition(status, "Ready");
   return c && c->value("status", "") == "True";
 }

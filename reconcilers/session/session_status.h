@@ -42,6 +42,9 @@ struct SessionObservation {
 Json BuildSessionStatus(const Object& session, const SessionObservation& obs, TimePoint now,
                         int start_timeout_seconds);
 
+// status[key] when it is a string, else "" (status may be null).
+std::string StatusString(const Json& status, const char* key);
+
 // True when the status says Ready=True.
 bool StatusIsReady(const Json& status);
 
