@@ -10,6 +10,11 @@ VISI_BUILD_PACKAGES=(
   libgtest-dev libgmock-dev curl
 )
 
+# Debian packages the workloads need at run time: the container runtime, the
+# busybox the stand-in images are built from (hack/images.sh) and iptables,
+# which dockerd uses to isolate networks.
+VISI_RUNTIME_PACKAGES=(docker.io busybox-static iptables)
+
 # kubectl for the compatibility tests: the one present, else Debian's
 # kubernetes-client (which refuses to install over another kubectl).
 visi::ensure_kubectl() {
@@ -52,4 +57,76 @@ visi::build() {
   local t
   for t in "$@"; do targets+=(--target "$t"); done
   cmake --build "$build_dir" -j "$(nproc)" "${targets[@]}"
+}
+
+# The Docker Engine socket the hack scripts and the tests talk to.
+VISI_DOCKER_SOCKET="${VISI_DOCKER_SOCKET:-/var/run/docker.sock}"
+
+# True when a Docker daemon answers GET /_ping on $VISI_DOCKER_SOCKET.
+visi::docker_ping() {
+  curl -fsS --max-time 3 --unix-socket "$VISI_DOCKER_SOCKET" http://docker/_ping >/dev/null 2>&1
+}
+
+# True when PID is a live process (not a zombie waiting to be reaped).
+visi::pid_alive() {
+  local pid=$1
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null &&
+    ! grep -q '^State:[[:space:]]*Z' "/proc/$pid/status" 2>/dev/null
+}
+
+# Makes sure a Docker daemon answers on $VISI_DOCKER_SOCKET. Idempotent:
+# does nothing when one does. Otherwise starts dockerd in the background
+# (there is no systemd here), logging to $VISI_STATE_DIR/dockerd.log
+# (default /var/lib/visi) with its pid in dockerd.pid there, and waits up
+# to $VISI_DOCKERD_TIMEOUT seconds (default 60) for it to answer.
+visi::ensure_dockerd() {
+  visi::ensure_packages "${VISI_RUNTIME_PACKAGES[@]}" curl || return 1
+  visi::docker_ping && return 0
+
+  local state_dir="${VISI_STATE_DIR:-/var/lib/visi}"
+  local log="$state_dir/dockerd.log" pidfile="$state_dir/dockerd.pid"
+  local timeout="${VISI_DOCKERD_TIMEOUT:-60}" pid=""
+  mkdir -p "$state_dir" || return 1
+  [ -f "$pidfile" ] && pid=$(cat "$pidfile")
+  # The pid must still be a dockerd: pids are reused.
+  if visi::pid_alive "$pid" && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q dockerd; then
+    # Started by an earlier call and still coming up: wait for it.
+    visi::log "dockerd (pid $pid) is starting; waiting for $VISI_DOCKER_SOCKET"
+  else
+    if [ "$(id -u)" -ne 0 ]; then
+      visi::log "no Docker daemon answers on $VISI_DOCKER_SOCKET, and starting one needs root"
+      return 1
+    fi
+    visi::log "starting dockerd (log: $log)"
+    # setsid: the daemon outlives this script and ignores its Ctrl-C; -w
+    # keeps $! alive as long as dockerd if setsid has to fork.
+    setsid -w dockerd -H "unix://$VISI_DOCKER_SOCKET" >>"$log" 2>&1 </dev/null &
+    pid=$!
+    echo "$pid" >"$pidfile"
+  fi
+
+  local waited=0
+  until visi::docker_ping; do
+    if ! visi::pid_alive "$pid"; then
+      visi::log "dockerd (pid $pid) exited before answering; last lines of $log:"
+      tail -n 20 "$log" >&2
+      return 1
+    fi
+    if [ "$waited" -ge "$timeout" ]; then
+      visi::log "dockerd (pid $pid) did not answer on $VISI_DOCKER_SOCKET within ${timeout}s; see $log"
+      return 1
+    fi
+    if [ "$waited" -gt 0 ] && [ $((waited % 10)) -eq 0 ]; then
+      visi::log "waiting for dockerd (${waited}s of ${timeout}s)"
+    fi
+    sleep 1
+    waited=$((waited + 1))
+  done
+  visi::log "dockerd (pid $pid) is up"
+}
+
+# Builds the stand-in workload images (visi/busybox, visi/frontend,
+# visi/spark) unless they are up to date; see hack/images.sh.
+visi::ensure_images() {
+  bash "$VISI_ROOT/hack/images.sh"
 }

@@ -9,5 +9,8 @@ cd "$VISI_ROOT"
 visi::ensure_packages "${VISI_BUILD_PACKAGES[@]}"
 visi::ensure_kubectl
 visi::build
+# The e2e tests run workload containers: a Docker daemon and the images.
+visi::ensure_dockerd
+visi::ensure_images
 build_dir="${VISI_BUILD_DIR:-$VISI_ROOT/build}"
 ctest --test-dir "$build_dir" --output-on-failure -j "$(nproc)" --timeout 600 "$@"
