@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # One command from a fresh Debian machine: installs what Visi needs, builds
-# it, and starts visid on the embedded defaults (SQLite store in
-# $VISI_DATA_DIR, default .data/) with the sample manifests applied.
-# Idempotent: a visid that is already running is left running.
+# it, starts dockerd when none runs, builds the demo images, and starts visid
+# on the embedded defaults (SQLite store in $VISI_DATA_DIR, default .data/;
+# the local Docker host) with the sample manifests applied; then waits until
+# the sample session is Ready and prints how to reach it.
+# Idempotent: a visid that is already running is left running, images that
+# are up to date are not rebuilt, applying the samples again changes nothing.
 # Stop it with hack/down.sh.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -14,6 +17,8 @@ log_file="$data_dir/visid.log"
 
 visi::ensure_packages "${VISI_BUILD_PACKAGES[@]}"
 visi::build visid visictl
+visi::ensure_dockerd
+visi::ensure_images
 bin="${VISI_BUILD_DIR:-$VISI_ROOT/build}/controller/cmd"
 listen="${VISI_LISTEN:-127.0.0.1:6443}"
 mkdir -p "$data_dir"
@@ -32,7 +37,13 @@ else
 fi
 # Apply the samples (create or update: idempotent).
 "$bin/visictl/visictl" apply -f manifests/samples
-"$bin/visictl/visictl" get visisessions -A
+visi::log "waiting for the sample session alice/notebook to be Ready"
+"$bin/visictl/visictl" wait --for=condition=Ready visisession/notebook -n alice --timeout=180s
+"$bin/visictl/visictl" get visisessions -A -o wide
+frontend="$("$bin/visictl/visictl" get visisession notebook -n alice -o 'jsonpath={.status.frontEndAddress}')"
+master="$("$bin/visictl/visictl" get visisession notebook -n alice -o 'jsonpath={.status.sparkMasterAddress}')"
+visi::log "notebook front end: http://$frontend/   (try: curl http://$frontend/notes)"
+visi::log "Spark master:       $master"
 visi::log "visid running (pid $(cat "$pid_file")) at https://$listen, data in $data_dir, log in $log_file"
 visi::log "use it:   export VISICONFIG=$VISICONFIG; $bin/visictl/visictl get visisessions -A"
 visi::log "kubectl:  kubectl --kubeconfig $VISICONFIG get visisessions -A"

@@ -37,7 +37,8 @@ class LeaderElectionE2eTest : public ::testing::Test {
   }
   std::unique_ptr<ChildProcess> Candidate(const std::string& identity) {
     auto p = std::make_unique<ChildProcess>(
-        std::vector<std::string>{VISI_VISID_BINARY, "--kubeconfig", api_.config_path(), "--identity", identity,
+        std::vector<std::string>{VISI_VISID_BINARY, "--kubeconfig", api_.config_path(), "--controllers",
+                                 "garbage-collector", "--identity", identity,
                                  "--lease-duration", std::to_string(kLeaseMs) + "ms", "--renew-deadline",
                                  std::to_string(kLeaseMs * 3 / 4) + "ms", "--retry-period",
                                  std::to_string(kRetryMs) + "ms"},

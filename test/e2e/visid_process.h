@@ -64,6 +64,12 @@ class VisidProcess {
     if (std::find(extra.begin(), extra.end(), "--listen") == extra.end()) {
       args.insert(args.end(), {"--listen", "127.0.0.1:0"});
     }
+    // Sessions would start real containers: only tests that ask for the
+    // session reconciler (with an --instance of their own) get it.
+    if (std::find(extra.begin(), extra.end(), "--controllers") == extra.end() &&
+        std::find(extra.begin(), extra.end(), "--no-controllers") == extra.end()) {
+      args.insert(args.end(), {"--controllers", "garbage-collector"});
+    }
     args.insert(args.end(), extra.begin(), extra.end());
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());

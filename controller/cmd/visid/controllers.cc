@@ -5,10 +5,23 @@
 
 namespace visi {
 
-VisidControllers::VisidControllers(Store* store, ManagerOptions opts)
-    : manager_(std::make_unique<Manager>(store, std::move(opts))),
-      gc_(std::make_unique<GarbageCollector>(manager_.get(), Scheme::Builtin())) {}
+StatusOr<std::unique_ptr<VisidControllers>> VisidControllers::Create(Store* store, VisidControllerOptions opts) {
+  std::unique_ptr<VisidControllers> c(new VisidControllers());
+  c->manager_ = std::make_unique<Manager>(store, opts.manager);
+  if (opts.garbage_collector) c->gc_ = std::make_unique<GarbageCollector>(c->manager_.get(), Scheme::Builtin());
+  if (!opts.sessions) return c;
+  VISI_ASSIGN_OR_RETURN(c->docker_, NewDockerClient(opts.docker));
+  c->prober_ = std::make_unique<SocketProber>();
+  // One machine for now: every session runs on the local Docker host
+  // (placement on FarmPool machines plugs in here).
+  ContainerRuntime* docker = c->docker_.get();
+  c->sessions_ = std::make_unique<SessionReconciler>(
+      c->manager_.get(), [docker](const std::string&) { return docker; }, c->prober_.get(), opts.session);
+  return c;
+}
 
-VisidControllers::~VisidControllers() { manager_->Stop(); }
+VisidControllers::~VisidControllers() {
+  if (manager_) manager_->Stop();
+}
 
 }  // namespace visi

@@ -2,19 +2,31 @@
 
 #include <memory>
 
+#include "controller/base/statusor.h"
+#include "controller/drivers/docker/docker_client.h"
 #include "controller/runtime/manager.h"
 #include "controller/store/store.h"
+#include "reconcilers/session/session_reconciler.h"
 
 namespace visi {
 
 class GarbageCollector;
+
+struct VisidControllerOptions {
+  ManagerOptions manager;
+  DockerClientOptions docker;        // the local machine's Docker host
+  SessionReconcilerOptions session;
+  bool garbage_collector = true;
+  bool sessions = true;
+};
 
 // Every controller visid runs, under one manager over one store: the
 // embedded store in the all-in-one process, or a remote visid's API in a
 // controllers-only process (--kubeconfig).
 class VisidControllers {
  public:
-  VisidControllers(Store* store, ManagerOptions opts);
+  // Errors name the bad option (a Docker endpoint that does not parse).
+  static StatusOr<std::unique_ptr<VisidControllers>> Create(Store* store, VisidControllerOptions opts);
   ~VisidControllers();
 
   Manager* manager() { return manager_.get(); }
@@ -23,8 +35,13 @@ class VisidControllers {
   void Stop() { manager_->Stop(); }
 
  private:
+  VisidControllers() = default;
+
   std::unique_ptr<Manager> manager_;
   std::unique_ptr<GarbageCollector> gc_;
+  std::unique_ptr<ContainerRuntime> docker_;
+  std::unique_ptr<Prober> prober_;
+  std::unique_ptr<SessionReconciler> sessions_;
 };
 
 }  // namespace visi

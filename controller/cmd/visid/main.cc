@@ -19,6 +19,7 @@
 #include "controller/server/auth/users.h"
 #include "controller/client/remote_store.h"
 #include "controller/cmd/visid/controllers.h"
+#include "reconcilers/session/cidr.h"
 #include "controller/server/conn_guard.h"
 #include "controller/server/http_server.h"
 #include "controller/store/apply.h"
@@ -88,7 +89,7 @@ void WaitForSignal() {
 
 // --kubeconfig: the controllers alone, against a remote visid's API. Several
 // such processes elect one leader among themselves.
-int RunControllersOnly(const std::string& kubeconfig, const visi::ManagerOptions& opts) {
+int RunControllersOnly(const std::string& kubeconfig, const visi::VisidControllerOptions& opts) {
   auto config = visi::LoadClientConfig(kubeconfig);
   if (!config.ok()) {
     Log("error", "bad --kubeconfig", {{"error", config.status().ToString()}});
@@ -96,17 +97,21 @@ int RunControllersOnly(const std::string& kubeconfig, const visi::ManagerOptions
   }
   auto client = std::make_shared<visi::ApiClient>(*config);
   auto store = visi::NewRemoteStore(client, visi::Scheme::Builtin());
-  visi::VisidControllers controllers(store.get(), opts);
+  auto controllers = visi::VisidControllers::Create(store.get(), opts);
+  if (!controllers.ok()) {
+    Log("error", "cannot set up the controllers", {{"error", controllers.status().ToString()}});
+    return 2;
+  }
   std::printf("controllers started against %s\n", config->server.c_str());
   std::fflush(stdout);
   Log("info", "controllers started", {{"server", config->server},
-                                      {"identity", opts.election.identity},
-                                      {"leaderElection", opts.leader_election},
+                                      {"identity", opts.manager.election.identity},
+                                      {"leaderElection", opts.manager.leader_election},
                                       {"pid", ::getpid()}});
-  controllers.Start();
+  (*controllers)->Start();
   WaitForSignal();
   Log("info", "stopping");
-  controllers.Stop();
+  (*controllers)->Stop();
   return 0;
 }
 
@@ -124,15 +129,22 @@ int main(int argc, char** argv) {
   std::string identity, lease_duration = "15s", renew_deadline = "10s", retry_period = "2s";
   std::string kubeconfig;
   bool run_controllers = true;
+  visi::VisidControllerOptions copts;
+  std::string session_resync = "10s";
   auto* data_dir_opt =
       app.add_option("--data-dir", data_dir, "Where state lives: store, PKI, users, client config (created, mode 0700)");
   app.add_option("--kubeconfig", kubeconfig,
                  "Run only the controllers, against the visid this client config names (no store, no API)")
       ->check(CLI::ExistingFile)
       ->excludes(data_dir_opt);
-  app.add_flag("--controllers,!--no-controllers", run_controllers,
-               "Run the controllers in this process; --no-controllers serves the API only")
+  std::vector<std::string> controller_names = {"*"};
+  app.add_option("--controllers", controller_names,
+                 "Controllers to run, as kube-controller-manager takes them: '*' for all, a name to add one, "
+                 "-NAME to leave one out (names: garbage-collector, visisession)")
+      ->delimiter(',')
       ->capture_default_str();
+  bool no_controllers = false;
+  app.add_flag("--no-controllers", no_controllers, "Serve the API only; controllers run in other processes");
   app.add_option("--listen", listen, "HOST:PORT to serve the API on; port 0 picks a free port")
       ->capture_default_str();
   app.add_option("--users", users_file, "Users file (default DATA_DIR/users.yaml)");
@@ -163,7 +175,53 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--retry-period", retry_period, "How often candidates try and the leader renews")
       ->capture_default_str();
+  app.add_option("--docker-host", copts.docker.endpoint,
+                 "The local machine's Docker Engine API: unix:///PATH or tcp://HOST:PORT (with --docker-tls-*)")
+      ->capture_default_str();
+  app.add_option("--docker-tls-ca", copts.docker.tls_ca_file, "CA that signed a tcp:// Docker host's certificate");
+  app.add_option("--docker-tls-cert", copts.docker.tls_cert_file, "Client certificate for a tcp:// Docker host");
+  app.add_option("--docker-tls-key", copts.docker.tls_key_file, "Client key for a tcp:// Docker host");
+  app.add_option("--instance", copts.session.instance,
+                 "Names this installation on the Docker hosts (label visi.dev/instance), so several can share one")
+      ->check([](const std::string& v) {
+        return !v.empty() && v.size() <= 63 && v.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") == std::string::npos
+                   ? std::string()
+                   : std::string("--instance must be 1-63 characters of a-z, 0-9 and '-'");
+      })
+      ->capture_default_str();
+  app.add_option("--subnet-pool", copts.session.subnet_pool,
+                 "Session subnets come from this range unless the session's FarmPool names one")
+      ->capture_default_str();
+  app.add_option("--subnet-prefix", copts.session.subnet_prefix, "Prefix length of each session subnet")
+      ->check(CLI::Range(16, 29))
+      ->capture_default_str();
+  app.add_option("--session-workers", copts.session.workers, "Sessions reconciled at once")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+  app.add_option("--session-resync", session_resync,
+                 "How often a Ready session is checked for drift (containers removed or stopped by hand)")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  if (no_controllers) controller_names.clear();
+  for (const auto& n : controller_names) {
+    const std::string name = n.rfind('-', 0) == 0 ? n.substr(1) : n;
+    if (name != "*" && name != "garbage-collector" && name != "visisession") {
+      std::fprintf(stderr, "visid: --controllers: unknown controller \"%s\" (known: garbage-collector, visisession)\n",
+                   name.c_str());
+      return 2;
+    }
+  }
+  auto enabled = [&](const std::string& name) {
+    bool on = false;
+    for (const auto& n : controller_names) {
+      if (n == "*" || n == name) on = true;
+      if (n == "-" + name) return false;
+    }
+    return on;
+  };
+  copts.garbage_collector = enabled("garbage-collector");
+  copts.sessions = enabled("visisession");
+  run_controllers = copts.garbage_collector || copts.sessions;
   std::signal(SIGINT, [](int) { g_stop = 1; });
   std::signal(SIGTERM, [](int) { g_stop = 1; });
   std::signal(SIGPIPE, SIG_IGN);
@@ -189,10 +247,24 @@ int main(int argc, char** argv) {
     identity = std::string(host) + "_" + std::to_string(::getpid());
   }
   election.identity = identity;
-  visi::ManagerOptions manager_opts;
-  manager_opts.leader_election = leader_elect;
-  manager_opts.election = election;
-  if (!kubeconfig.empty()) return RunControllersOnly(kubeconfig, manager_opts);
+  copts.manager.leader_election = leader_elect;
+  copts.manager.election = election;
+  if (auto d = visi::ParseDuration(session_resync); d && d->count() >= 100) {
+    copts.session.resync = *d;
+  } else {
+    std::fprintf(stderr, "visid: --session-resync must be a duration of at least 100ms such as 10s, got \"%s\"\n",
+                 session_resync.c_str());
+    return 2;
+  }
+  if (auto pool = visi::ParseCidr(copts.session.subnet_pool, "--subnet-pool"); !pool.ok()) {
+    std::fprintf(stderr, "visid: %s\n", pool.status().message().c_str());
+    return 2;
+  } else if (pool->prefix > copts.session.subnet_prefix) {
+    std::fprintf(stderr, "visid: --subnet-prefix /%d does not fit in --subnet-pool %s\n", copts.session.subnet_prefix,
+                 copts.session.subnet_pool.c_str());
+    return 2;
+  }
+  if (!kubeconfig.empty()) return RunControllersOnly(kubeconfig, copts);
   if (data_dir.empty()) {
     std::fprintf(stderr, "visid: --data-dir is required (or --kubeconfig to run only the controllers)\n");
     return 2;
@@ -274,7 +346,14 @@ int main(int argc, char** argv) {
   deadlines.max_request_bytes = static_cast<int64_t>(4 * http.max_body_bytes + http.max_header_bytes + 64 * 1024);
   visi::StartConnectionGuard(deadlines);
   std::unique_ptr<visi::VisidControllers> controllers;
-  if (run_controllers) controllers = std::make_unique<visi::VisidControllers>(store->get(), manager_opts);
+  if (run_controllers) {
+    auto c = visi::VisidControllers::Create(store->get(), copts);
+    if (!c.ok()) {
+      Log("error", "cannot set up the controllers", {{"error", c.status().ToString()}});
+      return 2;
+    }
+    controllers = std::move(*c);
+  }
   visi::Metrics metrics;
   if (controllers) {
     metrics.AddCollector([m = controllers->manager()] { return m->RenderMetrics(); });
