@@ -125,7 +125,9 @@ class RemoteStore final : public Store {
     if (!opts.continue_token.empty()) q += "&continue=" + UrlEncode(opts.continue_token);
     auto r = client_->Request("GET", ResourcePath(k->plural, opts.namespace_) + q);
     if (!r.ok()) return r.ToStatus();
-    VISI_ASSIGN_OR_RETURN(Json j, ParseJson(r.body));
+    // A list holds many objects: bounded by what the client already read,
+    // not by the size limit of one object.
+    VISI_ASSIGN_OR_RETURN(Json j, ParseJson(r.body, r.body.size() + 1));
     ListResult out;
     const Json& meta = j.value("metadata", Json::object());
     out.resource_version = std::stoull(meta.value("resourceVersion", "0"));

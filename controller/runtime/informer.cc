@@ -1,5 +1,7 @@
 #include "controller/runtime/informer.h"
 
+#include <cstdlib>
+
 #include <random>
 
 namespace visi {
@@ -126,11 +128,23 @@ void Informer::Index(const ObjectPtr& o, bool add) {
   for (const auto& [k, v] : o->metadata.labels) apply(by_label_, k + "=" + v);
 }
 
+namespace {
+
+// Resource versions are one global counter: a larger one is newer.
+uint64_t Rv(const ObjectPtr& o) {
+  return o->metadata.resource_version;
+}
+
+}  // namespace
+
 void Informer::Upsert(const ObjectPtr& o) {
   ObjectPtr old;
   {
     std::lock_guard lock(mu_);
     auto& slot = items_[ObjectKeyOf(*o)];
+    // A copy older than the cached one of the same object (a paged list
+    // read it later than the watch replays it): nothing new.
+    if (slot && slot->metadata.uid == o->metadata.uid && Rv(slot) > Rv(o)) return;
     old = slot;
     if (old) Index(old, false);
     slot = o;
@@ -149,6 +163,8 @@ void Informer::Remove(const ObjectPtr& o) {
     std::lock_guard lock(mu_);
     auto it = items_.find(ObjectKeyOf(*o));
     if (it == items_.end()) return;
+    // The delete of an earlier object of the same name: the cached one stays.
+    if (it->second->metadata.uid != o->metadata.uid && Rv(it->second) > Rv(o)) return;
     old = it->second;
     Index(old, false);
     items_.erase(it);
@@ -161,14 +177,24 @@ void Informer::Remove(const ObjectPtr& o) {
 }
 
 bool Informer::ListAndReplace(uint64_t* revision) {
+  // In pages, as client-go lists: one huge answer would be held (and, over
+  // the API, parsed) at once. The pages are not one snapshot; the watch
+  // starts from the first page's revision, so whatever changed while later
+  // pages were read is delivered again, and stale copies are ignored (Upsert).
   ListOptions lo;
   lo.kind = opts_.kind;
   lo.namespace_ = opts_.namespace_;
   lo.labels = opts_.labels;
-  auto list = store_->List(lo);
-  if (!list.ok()) return false;
+  lo.limit = opts_.page_size;
   std::map<std::string, ObjectPtr> fresh;
-  for (auto& o : list->items) fresh[ObjectKeyOf(*o)] = o;
+  uint64_t first_revision = 0;
+  do {
+    auto page = store_->List(lo);
+    if (!page.ok()) return false;
+    if (first_revision == 0) first_revision = page->resource_version;
+    for (auto& o : page->items) fresh[ObjectKeyOf(*o)] = o;
+    lo.continue_token = page->continue_token;
+  } while (!lo.continue_token.empty() && !stop_);
   // What vanished while nobody watched is delivered as deletes; the rest as
   // adds or updates (only when the object changed).
   std::vector<ObjectPtr> gone;
@@ -189,7 +215,7 @@ bool Informer::ListAndReplace(uint64_t* revision) {
     if (cur && cur->metadata.uid != o->metadata.uid) Remove(cur);  // deleted and re-created
     Upsert(o);
   }
-  *revision = list->resource_version;
+  *revision = first_revision;
   {
     std::lock_guard lock(mu_);
     stats_.revision = *revision;

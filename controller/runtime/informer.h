@@ -39,6 +39,8 @@ struct InformerOptions {
   // up to 50% jitter.
   std::chrono::milliseconds backoff_base{100};
   std::chrono::milliseconds backoff_max{30000};
+  // Objects per page of the initial list (and of every re-list).
+  int64_t page_size = 500;
 };
 
 // Lists and watches one kind into a local cache, as client-go's shared
