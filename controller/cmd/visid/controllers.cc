@@ -1,6 +1,7 @@
 #include "controller/cmd/visid/controllers.h"
 
 #include "controller/api/scheme.h"
+#include "controller/runtime/event_expiry.h"
 #include "controller/runtime/garbage_collector.h"
 
 namespace visi {
@@ -8,7 +9,12 @@ namespace visi {
 StatusOr<std::unique_ptr<VisidControllers>> VisidControllers::Create(Store* store, VisidControllerOptions opts) {
   std::unique_ptr<VisidControllers> c(new VisidControllers());
   c->manager_ = std::make_unique<Manager>(store, opts.manager);
-  if (opts.garbage_collector) c->gc_ = std::make_unique<GarbageCollector>(c->manager_.get(), Scheme::Builtin());
+  if (opts.garbage_collector) {
+    c->gc_ = std::make_unique<GarbageCollector>(c->manager_.get(), Scheme::Builtin());
+    if (opts.event_ttl.count() > 0) {
+      c->event_expiry_ = std::make_unique<EventExpiry>(c->manager_.get(), opts.event_ttl);
+    }
+  }
   if (!opts.sessions) return c;
   VISI_ASSIGN_OR_RETURN(c->docker_, NewDockerClient(opts.docker));
   c->prober_ = std::make_unique<SocketProber>();

@@ -10,6 +10,7 @@
 
 namespace visi {
 
+class EventExpiry;
 class GarbageCollector;
 
 struct VisidControllerOptions {
@@ -17,6 +18,7 @@ struct VisidControllerOptions {
   DockerClientOptions docker;        // the local machine's Docker host
   SessionReconcilerOptions session;
   bool garbage_collector = true;
+  std::chrono::seconds event_ttl{3600};  // Events older than this are deleted (0: kept)
   bool sessions = true;
 };
 
@@ -39,6 +41,7 @@ class VisidControllers {
 
   std::unique_ptr<Manager> manager_;
   std::unique_ptr<GarbageCollector> gc_;
+  std::unique_ptr<EventExpiry> event_expiry_;
   std::unique_ptr<ContainerRuntime> docker_;
   std::unique_ptr<Prober> prober_;
   std::unique_ptr<SessionReconciler> sessions_;

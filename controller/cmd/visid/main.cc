@@ -130,7 +130,7 @@ int main(int argc, char** argv) {
   std::string kubeconfig;
   bool run_controllers = true;
   visi::VisidControllerOptions copts;
-  std::string session_resync = "10s";
+  std::string session_resync = "10s", event_ttl = "1h";
   auto* data_dir_opt =
       app.add_option("--data-dir", data_dir, "Where state lives: store, PKI, users, client config (created, mode 0700)");
   app.add_option("--kubeconfig", kubeconfig,
@@ -201,6 +201,8 @@ int main(int argc, char** argv) {
   app.add_option("--session-resync", session_resync,
                  "How often a Ready session is checked for drift (containers removed or stopped by hand)")
       ->capture_default_str();
+  app.add_option("--event-ttl", event_ttl, "Events whose last occurrence is older than this are deleted (0s: never)")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   if (no_controllers) controller_names.clear();
   for (const auto& n : controller_names) {
@@ -254,6 +256,12 @@ int main(int argc, char** argv) {
   } else {
     std::fprintf(stderr, "visid: --session-resync must be a duration of at least 100ms such as 10s, got \"%s\"\n",
                  session_resync.c_str());
+    return 2;
+  }
+  if (auto d = visi::ParseDuration(event_ttl); d) {
+    copts.event_ttl = std::chrono::duration_cast<std::chrono::seconds>(*d);
+  } else {
+    std::fprintf(stderr, "visid: --event-ttl must be a duration such as 1h or 0s, got \"%s\"\n", event_ttl.c_str());
     return 2;
   }
   if (auto pool = visi::ParseCidr(copts.session.subnet_pool, "--subnet-pool"); !pool.ok()) {
