@@ -1,0 +1,220 @@
+#include "controller/drivers/haproxy/haproxy_router.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <optional>
+#include <set>
+#include <thread>
+
+namespace visi {
+namespace {
+
+constexpr auto kDrainPoll = std::chrono::milliseconds(20);
+
+std::string Endpoint(const ServerState& s) { return s.address + ":" + std::to_string(s.port); }
+
+}  // namespace
+
+StatusOr<std::unique_ptr<HaproxyRouter>> HaproxyRouter::Create(const HaproxyConfigOptions& config,
+                                                               std::chrono::milliseconds timeout) {
+  auto wakeup = ParseIpv4Endpoint(config.wakeup_address);
+  if (!wakeup) {
+    return InvalidError("invalid HAProxy options", {{"wakeup_address", "must be \"a.b.c.d:port\" with port 1-65535"}});
+  }
+  VISI_RETURN_IF_ERROR(CheckToken(config.runtime_dir, "runtime_dir"));
+  return std::unique_ptr<HaproxyRouter>(new HaproxyRouter(config, *wakeup, timeout));
+}
+
+HaproxyRouter::HaproxyRouter(const HaproxyConfigOptions& config, Ipv4Endpoint wakeup, std::chrono::milliseconds timeout)
+    : api_({config.socket_path(), timeout}),
+      routes_map_(config.routes_map_path()),
+      prefixes_map_(config.prefixes_map_path()),
+      wakeup_(std::move(wakeup)),
+      drain_timeout_(timeout) {}
+
+Status HaproxyRouter::Ping() { return api_.Ping(); }
+
+StatusOr<HaproxyRouter::Observed> HaproxyRouter::Observe() const {
+  Observed out;
+  VISI_ASSIGN_OR_RETURN(std::vector<ServerState> servers, api_.ShowServersState(kSessionsBackend));
+  for (ServerState& s : servers) {
+    std::string name = s.server;
+    out.servers.emplace(std::move(name), std::move(s));
+  }
+  VISI_ASSIGN_OR_RETURN(out.routes, api_.ShowMap(routes_map_));
+  VISI_ASSIGN_OR_RETURN(std::vector<MapEntry> prefixes, api_.ShowMap(prefixes_map_));
+  for (MapEntry& e : prefixes) out.prefixes.emplace(std::move(e.key), std::move(e.value));
+  return out;
+}
+
+StatusOr<std::vector<Route>> HaproxyRouter::ListRoutes() {
+  std::lock_guard<std::mutex> lock(mu_);
+  VISI_ASSIGN_OR_RETURN(Observed observed, Observe());
+  // Every server name any of the three structures mentions: a route half
+  // removed still shows up, so that the reconciler finishes the job.
+  std::set<std::string> names;
+  for (const auto& [name, state] : observed.servers) names.insert(name);
+  for (const MapEntry& e : observed.routes) names.insert(e.value);
+  for (const auto& [name, prefix] : observed.prefixes) names.insert(name);
+
+  std::vector<Route> out;
+  for (const std::string& name : names) {
+    std::optional<std::string> key = KeyForServerName(name);
+    if (!key) continue;  // not a route of ours
+    Route route;
+    route.key = *key;
+    bool consistent = true;
+    auto prefix = observed.prefixes.find(name);
+    if (prefix != observed.prefixes.end()) route.path_prefix = prefix->second;
+    auto server = observed.servers.find(name);
+    if (server == observed.servers.end()) {
+      consistent = false;
+    } else {
+      const ServerState& s = server->second;
+      route.backend = (s.address == wakeup_.ip && s.port == wakeup_.port) ? "" : Endpoint(s);
+      if (s.in_maintenance()) consistent = false;  // added but never enabled
+    }
+    for (const MapEntry& e : observed.routes) {
+      if (e.value != name) continue;
+      auto split = SplitRoutesMapKey(e.key);
+      if (!split || split->second != route.path_prefix) {
+        consistent = false;
+        continue;
+      }
+      route.cookie_hashes.push_back(split->first);
+    }
+    if (!consistent || !IsValidPathPrefix(route.path_prefix)) route.path_prefix.clear();
+    out.push_back(NormalizeRoute(std::move(route)));
+  }
+  // Server names sort differently from keys (':' and '/' differ).
+  std::sort(out.begin(), out.end(), [](const Route& a, const Route& b) { return a.key < b.key; });
+  return out;
+}
+
+Status HaproxyRouter::EnsureServer(const std::string& server, const Ipv4Endpoint& target,
+                                   const Observed& observed) const {
+  auto found = observed.servers.find(server);
+  if (found == observed.servers.end()) {
+    VISI_RETURN_IF_ERROR(api_.AddServer(kSessionsBackend, server, target));
+    return api_.EnableServer(kSessionsBackend, server);
+  }
+  const ServerState& state = found->second;
+  if (state.address != target.ip || state.port != target.port) {
+    VISI_RETURN_IF_ERROR(api_.SetServerAddress(kSessionsBackend, server, target));
+    // Requests still running against the old backend belong to what this
+    // route no longer is (a stopped container, the wake-up page): cut them.
+    VISI_RETURN_IF_ERROR(api_.ShutdownServerSessions(kSessionsBackend, server));
+  }
+  if (state.in_maintenance()) VISI_RETURN_IF_ERROR(api_.EnableServer(kSessionsBackend, server));
+  return OkStatus();
+}
+
+Status HaproxyRouter::ApplyRoute(const Route& requested) {
+  VISI_RETURN_IF_ERROR(ValidateRoute(requested));
+  const Route route = NormalizeRoute(requested);
+  const std::string server = ServerNameForKey(route.key);
+  const Ipv4Endpoint target = route.backend.empty() ? wakeup_ : *ParseIpv4Endpoint(route.backend);
+
+  std::lock_guard<std::mutex> lock(mu_);
+  VISI_ASSIGN_OR_RETURN(Observed observed, Observe());
+  for (const auto& [other, prefix] : observed.prefixes) {
+    if (other != server && prefix == route.path_prefix) {
+      return AlreadyExistsError("path prefix " + route.path_prefix + " already routes to " +
+                                KeyForServerName(other).value_or(other));
+    }
+  }
+
+  // The server first, so that a map entry never names a missing server.
+  VISI_RETURN_IF_ERROR(EnsureServer(server, target, observed));
+
+  auto prefix = observed.prefixes.find(server);
+  if (prefix == observed.prefixes.end()) {
+    VISI_RETURN_IF_ERROR(api_.AddMapEntry(prefixes_map_, server, route.path_prefix));
+  } else if (prefix->second != route.path_prefix) {
+    VISI_RETURN_IF_ERROR(api_.SetMapEntry(prefixes_map_, server, route.path_prefix));
+  }
+
+  // New logins before stale ones go: a changed prefix works at both for a
+  // moment rather than at neither.
+  std::set<std::string> wanted;
+  for (const std::string& hash : route.cookie_hashes) wanted.insert(RoutesMapKey(hash, route.path_prefix));
+  for (const std::string& key : wanted) {
+    bool present = false;
+    bool foreign = false;
+    for (const MapEntry& e : observed.routes) {
+      if (e.key != key) continue;
+      present = true;
+      if (e.value != server) foreign = true;  // left over by a route removed half-way
+    }
+    if (!present) {
+      VISI_RETURN_IF_ERROR(api_.AddMapEntry(routes_map_, key, server));
+    } else if (foreign) {
+      VISI_RETURN_IF_ERROR(api_.SetMapEntry(routes_map_, key, server));
+    }
+  }
+  std::set<std::string> stale;
+  for (const MapEntry& e : observed.routes) {
+    if (e.value == server && !wanted.count(e.key)) stale.insert(e.key);
+  }
+  for (const std::string& key : stale) {
+    Status s = api_.DelMapEntry(routes_map_, key);
+    if (!s.ok() && s.code() != Code::kNotFound) return s;
+  }
+  return OkStatus();
+}
+
+Status HaproxyRouter::DeleteServer(const std::string& server) const {
+  Status disabled = api_.DisableServer(kSessionsBackend, server);
+  if (disabled.code() == Code::kNotFound) return OkStatus();
+  VISI_RETURN_IF_ERROR(disabled);
+  VISI_RETURN_IF_ERROR(api_.ShutdownServerSessions(kSessionsBackend, server));
+  // Shutting streams down is asynchronous: wait (bounded) until none remains.
+  const auto deadline = std::chrono::steady_clock::now() + drain_timeout_;
+  while (true) {
+    Status deleted = api_.DelServer(kSessionsBackend, server);
+    if (deleted.ok() || deleted.code() == Code::kNotFound) return OkStatus();
+    if (deleted.code() != Code::kUnavailable || std::chrono::steady_clock::now() >= deadline) return deleted;
+    std::this_thread::sleep_for(kDrainPoll);
+  }
+}
+
+Status HaproxyRouter::RemoveRoute(const std::string& key) {
+  VISI_RETURN_IF_ERROR(ValidateRouteKey(key));
+  const std::string server = ServerNameForKey(key);
+  std::lock_guard<std::mutex> lock(mu_);
+  VISI_ASSIGN_OR_RETURN(Observed observed, Observe());
+  std::set<std::string> entries;
+  for (const MapEntry& e : observed.routes) {
+    if (e.value == server) entries.insert(e.key);
+  }
+  const bool has_server = observed.servers.count(server) > 0;
+  const bool has_prefix = observed.prefixes.count(server) > 0;
+  if (!has_server && !has_prefix && entries.empty()) return NotFoundError("no route " + key);
+
+  // Requests stop matching first; then the server and its connections go.
+  for (const std::string& entry : entries) {
+    Status s = api_.DelMapEntry(routes_map_, entry);
+    if (!s.ok() && s.code() != Code::kNotFound) return s;
+  }
+  if (has_prefix) {
+    Status s = api_.DelMapEntry(prefixes_map_, server);
+    if (!s.ok() && s.code() != Code::kNotFound) return s;
+  }
+  if (has_server) VISI_RETURN_IF_ERROR(DeleteServer(server));
+  return OkStatus();
+}
+
+StatusOr<std::vector<RouteStats>> HaproxyRouter::Stats() {
+  VISI_ASSIGN_OR_RETURN(std::vector<ServerStat> rows, api_.ShowServerStats(kSessionsBackend));
+  std::vector<RouteStats> out;
+  for (const ServerStat& row : rows) {
+    std::optional<std::string> key = KeyForServerName(row.server);
+    if (!key) continue;
+    out.push_back({*key, static_cast<int>(std::min<int64_t>(row.current_sessions, INT32_MAX)), row.last_session_seconds,
+                   row.bytes_in, row.bytes_out});
+  }
+  std::sort(out.begin(), out.end(), [](const RouteStats& a, const RouteStats& b) { return a.key < b.key; });
+  return out;
+}
+
+}  // namespace visi

@@ -1,0 +1,59 @@
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "controller/drivers/haproxy/haproxy_config.h"
+#include "controller/drivers/haproxy/route_format.h"
+#include "controller/drivers/haproxy/router.h"
+#include "controller/drivers/haproxy/runtime_api.h"
+
+namespace visi {
+
+// The Router over one HAProxy configured by RenderBaseConfig, through its
+// Runtime API. A route is three things in HAProxy's memory (docs/routing.md):
+//   - a dynamic server "namespace:name" in backend visi_sessions (weight 0),
+//     at the session's front end or, while it sleeps, at the wake-up endpoint;
+//   - one routes-map entry per login: cookie hash + path prefix -> server;
+//   - one prefixes-map entry: server -> path prefix.
+// Thread-safe: changes are serialized. Another writer to the same HAProxy
+// is not expected.
+class HaproxyRouter final : public Router {
+ public:
+  // `config` must be the options HAProxy runs with (ManagedHaproxy::config()).
+  // kInvalid when they are not valid.
+  static StatusOr<std::unique_ptr<HaproxyRouter>> Create(const HaproxyConfigOptions& config,
+                                                         std::chrono::milliseconds timeout = std::chrono::seconds(5));
+
+  Status Ping() override;
+  StatusOr<std::vector<Route>> ListRoutes() override;
+  Status ApplyRoute(const Route& route) override;
+  Status RemoveRoute(const std::string& key) override;
+  StatusOr<std::vector<RouteStats>> Stats() override;
+
+ private:
+  // HAProxy's state, as read at the start of a call.
+  struct Observed {
+    std::map<std::string, ServerState> servers;   // by server name
+    std::vector<MapEntry> routes;                 // the routes map
+    std::map<std::string, std::string> prefixes;  // server name -> prefix
+  };
+
+  HaproxyRouter(const HaproxyConfigOptions& config, Ipv4Endpoint wakeup, std::chrono::milliseconds timeout);
+  StatusOr<Observed> Observe() const;
+  Status EnsureServer(const std::string& server, const Ipv4Endpoint& target, const Observed& observed) const;
+  Status DeleteServer(const std::string& server) const;
+
+  RuntimeApi api_;
+  std::string routes_map_;
+  std::string prefixes_map_;
+  Ipv4Endpoint wakeup_;
+  std::chrono::milliseconds drain_timeout_;
+  std::mutex mu_;  // serializes observe-then-change
+};
+
+}  // namespace visi
