@@ -11,9 +11,9 @@ VISI_BUILD_PACKAGES=(
 )
 
 # Debian packages the workloads need at run time: the container runtime, the
-# busybox the stand-in images are built from (hack/images.sh) and iptables,
-# which dockerd uses to isolate networks.
-VISI_RUNTIME_PACKAGES=(docker.io busybox-static iptables)
+# busybox the stand-in images are built from (hack/images.sh), iptables,
+# which dockerd uses to isolate networks, and haproxy (the session router).
+VISI_RUNTIME_PACKAGES=(docker.io busybox-static iptables haproxy)
 
 # kubectl for the compatibility tests: the one present, else Debian's
 # kubernetes-client (which refuses to install over another kubectl).
