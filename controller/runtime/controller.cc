@@ -67,6 +67,8 @@ void Controller::Watches(Informer* other, std::function<std::vector<std::string>
   h.on_update = [enqueue](const ObjectPtr&, const ObjectPtr& o) { enqueue(o); };
   h.on_delete = enqueue;
   other->AddHandlers(std::move(h));
+  std::lock_guard lock(mu_);
+  watched_.emplace_back(other, std::move(map));
 }
 
 std::shared_ptr<WorkQueue> Controller::Queue() const {
@@ -83,6 +85,13 @@ void Controller::Start() {
   if (running_) return;
   queue_ = std::make_shared<WorkQueue>(opts_.name, opts_.clock, NewDefaultControllerRateLimiter(opts_.clock));
   for (const auto& o : primary_->List()) queue_->Add(ObjectKeyOf(*o));
+  // What the watched caches hold maps to keys too: their adds may have come
+  // before this queue existed (a key whose primary object is gone included).
+  for (const auto& [informer, map] : watched_) {
+    for (const auto& o : informer->List()) {
+      for (const auto& key : map(o)) queue_->Add(key);
+    }
+  }
   running_ = true;
   for (int i = 0; i < std::max(1, opts_.workers); ++i) {
     workers_.emplace_back([this, q = queue_] { Work(q); });

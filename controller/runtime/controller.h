@@ -97,6 +97,8 @@ class Controller {
   const ControllerOptions opts_;
   Store* const store_;
   Informer* const primary_;
+  // Watches() sources, replayed into the queue at Start (guarded by mu_).
+  std::vector<std::pair<Informer*, std::function<std::vector<std::string>(const ObjectPtr&)>>> watched_;
   const ReconcileFn reconcile_;
   EventRecorder* const events_;
 

@@ -1,5 +1,6 @@
 #include "reconcilers/session/session_reconciler.h"
 
+#include <cstdio>
 #include <future>
 
 #include "controller/runtime/event_recorder.h"
@@ -35,10 +36,18 @@ SessionReconciler::SessionReconciler(Manager* manager, RuntimeForMachine runtime
                                      SessionReconcilerOptions opts)
     : manager_(manager), runtime_(std::move(runtime)), prober_(prober), opts_(std::move(opts)) {
   sessions_ = manager_->InformerFor("VisiSession");
-  subnets_ = std::make_unique<SubnetAllocator>(manager_->store(), manager_->InformerFor("SubnetClaim"));
+  claims_ = manager_->InformerFor("SubnetClaim");
+  subnets_ = std::make_unique<SubnetAllocator>(manager_->store(), claims_);
   manager_->InformerFor("FarmPool");
   controller_ = manager_->AddController({.name = "visisession", .workers = opts_.workers}, "VisiSession",
                                         [this](const std::string& key) { return Reconcile(key); });
+  // A claim names its session: a claim whose session is gone brings the key
+  // back, so the leftovers are cleaned up (also at start, as claims are listed).
+  controller_->Watches(claims_, [](const ObjectPtr& claim) {
+    const Json& spec = claim->spec;
+    if (!spec.is_object()) return std::vector<std::string>{};
+    return std::vector<std::string>{spec.value("sessionNamespace", "") + "/" + spec.value("sessionName", "")};
+  });
 }
 
 SessionReconciler::~SessionReconciler() = default;
@@ -101,7 +110,7 @@ Status SessionReconciler::Execute(ContainerRuntime* rt, const ObjectPtr& session
         break;
     }
     if (!s.ok()) return named(a, s);
-    if (a.type == Type::kCreateContainer || a.type == Type::kCreateNetwork) {
+    if (session && (a.type == Type::kCreateContainer || a.type == Type::kCreateNetwork)) {
       (void)manager_->events()->Record(*session, EventSeverity::kNormal,
                                        a.type == Type::kCreateNetwork ? "NetworkCreated" : "ContainerCreated",
                                        std::string(a.type == Type::kCreateNetwork ? "network " : "container ") +
@@ -143,8 +152,36 @@ ReconcileResult SessionReconciler::Teardown(const ObjectPtr& s) {
   return ReconcileResult::Done();
 }
 
+Status SessionReconciler::CleanUpEarlierIncarnations(const std::string& ns, const std::string& name,
+                                                     const std::string& live_uid) {
+  for (const auto& claim : claims_->ByLabel(L::kSessionName, name)) {
+    const std::string uid = claim->spec.is_object() ? claim->spec.value("sessionUID", "") : "";
+    if (claim->spec.value("sessionNamespace", "") != ns || uid.empty() || uid == live_uid) continue;
+    ContainerRuntime* rt = runtime_(opts_.machine);
+    const Labels sel = Selector(uid, opts_.instance);
+    ObservedSession left;
+    VISI_ASSIGN_OR_RETURN(left.containers, rt->ListContainers(sel));
+    VISI_ASSIGN_OR_RETURN(left.networks, rt->ListNetworks(sel));
+    if (!left.containers.empty() || !left.networks.empty()) {
+      std::fprintf(stderr,
+                   "{\"level\":\"info\",\"msg\":\"removing leftovers of a deleted session\",\"session\":%s,"
+                   "\"uid\":%s,\"containers\":%zu,\"networks\":%zu}\n",
+                   Json(ns + "/" + name).dump().c_str(), Json(uid).dump().c_str(), left.containers.size(),
+                   left.networks.size());
+      VISI_RETURN_IF_ERROR(Execute(rt, nullptr, PlanTeardown(left)));
+    }
+    VISI_RETURN_IF_ERROR(subnets_->Release(uid));
+  }
+  return OkStatus();
+}
+
 ReconcileResult SessionReconciler::Reconcile(const std::string& key) {
   ObjectPtr s = sessions_->GetByKey(key);
+  {
+    const auto slash = key.find('/');
+    Status c = CleanUpEarlierIncarnations(key.substr(0, slash), key.substr(slash + 1), s ? s->metadata.uid : "");
+    if (!c.ok()) return ReconcileResult::Error(c);
+  }
   if (!s) return ReconcileResult::Done();  // gone: its finalizer saw the teardown through
   if (s->metadata.deletion_timestamp) return Teardown(s);
   if (!HasFinalizer(*s, kFinalizer)) {

@@ -47,6 +47,10 @@ class SessionReconciler {
 
  private:
   ReconcileResult Teardown(const ObjectPtr& session);
+  // Removes what earlier objects of this name left (their SubnetClaims name
+  // them): a session deleted while no visid ran, its finalizer stripped by
+  // hand. Everything labelled with their uid goes, then the claim.
+  Status CleanUpEarlierIncarnations(const std::string& ns, const std::string& name, const std::string& live_uid);
   // Writes `status` through the status subresource when it changed.
   Status WriteStatus(const ObjectPtr& session, const Json& status);
   // Executes the plan; returns the first error (with the action named).
@@ -57,6 +61,7 @@ class SessionReconciler {
   Prober* const prober_;
   const SessionReconcilerOptions opts_;
   Informer* sessions_ = nullptr;
+  Informer* claims_ = nullptr;
   std::unique_ptr<SubnetAllocator> subnets_;
   Controller* controller_ = nullptr;
 };

@@ -61,7 +61,9 @@ StatusOr<std::string> SubnetAllocator::Ensure(const SessionIdentity& session, co
     claim.api_version = "visi.dev/v1alpha1";
     claim.kind = "SubnetClaim";
     claim.metadata.name = name;
-    claim.metadata.labels = {{session_labels::kSessionUid, session.uid}};
+    claim.metadata.labels = {{session_labels::kSessionUid, session.uid},
+                             {session_labels::kSessionNamespace, session.namespace_},
+                             {session_labels::kSessionName, session.name}};
     claim.spec = {{"subnet", subnet},
                   {"pool", pool},
                   {"sessionUID", session.uid},

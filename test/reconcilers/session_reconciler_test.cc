@@ -125,6 +125,34 @@ TEST_F(SessionReconcilerTest, LifecycleFromApplyToReadyToDeleted) {
   EXPECT_EQ(store_->Get("SubnetClaim", "", SubnetAllocator::ClaimName(subnet)).status().code(), Code::kNotFound);
 }
 
+TEST_F(SessionReconcilerTest, LeftoversOfASessionDeletedBehindItsBackAreRemoved) {
+  ObjectPtr s = Apply(Session("alice", "nb"));
+  ASSERT_TRUE(Eventually([&] { return Ready("nb"); }));
+  const std::string subnet = Get("nb")->status["subnet"];
+  // Someone strips the finalizer and deletes: the reconciler never sees a
+  // deletion timestamp, only a claim whose session is gone.
+  manager_->Stop();
+  ASSERT_TRUE(MutateWithRetry(store_.get(), "VisiSession", "alice", "nb", [](Object* o) {
+                o->metadata.finalizers.clear();
+                return true;
+              }).ok());
+  ASSERT_TRUE(store_->Delete("VisiSession", "alice", "nb", {}).ok());
+  ASSERT_EQ(Get("nb"), nullptr);
+  // A fresh manager (a restarted visid) cleans up.
+  manager_ = std::make_unique<Manager>(store_.get(), ManagerOptions{.leader_election = false});
+  SessionReconcilerOptions o;
+  o.instance = "unit";
+  o.stop_grace = std::chrono::seconds(0);
+  reconciler_ = std::make_unique<SessionReconciler>(
+      manager_.get(), [this](const std::string&) { return &docker_; }, &prober_, o);
+  manager_->Start();
+  ASSERT_TRUE(Eventually([&] { return Containers(s->metadata.uid).empty(); }));
+  ASSERT_TRUE(Eventually([&] {
+    return store_->Get("SubnetClaim", "", SubnetAllocator::ClaimName(subnet)).status().code() == Code::kNotFound;
+  }));
+  EXPECT_TRUE(docker_.ListNetworks({{L::kSessionUid, s->metadata.uid}})->empty());
+}
+
 TEST_F(SessionReconcilerTest, DriftIsRepairedAndWorkersScale) {
   ObjectPtr s = Apply(Session("alice", "nb"));
   ASSERT_TRUE(Eventually([&] { return Ready("nb"); }));
