@@ -5,6 +5,7 @@
 #include <fstream>
 #include <thread>
 
+#include "controller/base/clock.h"
 #include "test/e2e/visid_process.h"
 
 namespace visi::testing {
@@ -106,14 +107,18 @@ TEST_F(VisictlTest, GetInEveryFormat) {
 
 TEST_F(VisictlTest, DescribeShowsSpecStatusAndEvents) {
   ASSERT_EQ(Visictl("apply -f " + Write("s.yaml", kSession)).first, 0);
+  // Recent enough that visid's event TTL (1h) keeps them.
+  const auto now = std::chrono::system_clock::now();
+  const std::string first = FormatRfc3339(now - std::chrono::minutes(50));
+  const std::string last = FormatRfc3339(now - std::chrono::minutes(2));
   Write("event.yaml",
         "apiVersion: visi.dev/v1alpha1\nkind: Event\nmetadata: {name: nb.1, namespace: alice}\n"
         "spec:\n  involvedObject: {kind: VisiSession, name: notebook}\n  reason: Scheduled\n"
         "  message: placed on machine m1\n"
         "---\napiVersion: visi.dev/v1alpha1\nkind: Event\nmetadata: {name: nb.2, namespace: alice}\n"
         "spec:\n  involvedObject: {kind: VisiSession, name: notebook}\n  reason: Pulled\n"
-        "  message: image present\n  count: 5\n  firstTimestamp: '2026-01-01T00:00:00Z'\n"
-        "  lastTimestamp: '2026-01-02T00:00:00Z'\n"
+        "  message: image present\n  count: 5\n  firstTimestamp: '" + first + "'\n"
+        "  lastTimestamp: '" + last + "'\n"
         "---\napiVersion: visi.dev/v1alpha1\nkind: Event\nmetadata: {name: nb.3, namespace: alice}\n"
         "spec:\n  involvedObject: {kind: VisiSession, name: notebook, uid: an-earlier-notebook}\n"
         "  reason: Stale\n  message: about another object of that name\n");
