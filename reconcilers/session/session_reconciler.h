@@ -20,7 +20,7 @@ struct SessionReconcilerOptions {
   std::string subnet_pool = "10.200.0.0/16";   // used until the session's FarmPool names one
   int subnet_prefix = 24;
   std::string machine = "local";               // placement comes with FarmPool
-  int workers = 4;
+  int workers = 16;  // a burst of sessions starts side by side (docs/benchmarks.md)
   std::chrono::milliseconds resync{10000};     // a Ready session is re-observed this often
   std::chrono::milliseconds probe_interval{200};
   std::chrono::milliseconds probe_timeout{1000};
