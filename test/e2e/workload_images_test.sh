@@ -104,7 +104,10 @@ run worker-1 "$session_net" --hostname worker-1 -e SPARK_WORKER_INTERVAL=1 visi/
 run worker-2 "$session_net" --hostname worker-2 -e SPARK_WORKER_INTERVAL=1 \
   -e SPARK_MASTER_URL=spark://spark-master:7077 visi/spark worker
 run frontend "$session_net" -e VISI_SESSION="alice-$run_id" visi/frontend
-sleep 2
+# The master starts only once worker-1 has failed to reach it at least once
+# (waiting on the log, not on time: a loaded machine starts containers late).
+worker1_retried() { docker logs "$prefix-worker-1" 2>&1 | grep -q 'cannot register'; }
+eventually 30 worker1_retried || fail "worker-1 never tried to register before the master started"
 run master "$session_net" --network-alias spark-master visi/spark master
 
 master_ip=$(ip_of master)
