@@ -142,9 +142,10 @@ void Informer::Upsert(const ObjectPtr& o) {
   {
     std::lock_guard lock(mu_);
     auto& slot = items_[ObjectKeyOf(*o)];
-    // A copy older than the cached one of the same object (a paged list
-    // read it later than the watch replays it): nothing new.
-    if (slot && slot->metadata.uid == o->metadata.uid && Rv(slot) > Rv(o)) return;
+    // A copy older than the cached one (a paged list read it later than the
+    // watch replays it, or it is an earlier object of the same name):
+    // nothing new. Resource versions are one global counter.
+    if (slot && Rv(slot) > Rv(o)) return;
     old = slot;
     if (old) Index(old, false);
     slot = o;
@@ -163,8 +164,9 @@ void Informer::Remove(const ObjectPtr& o) {
     std::lock_guard lock(mu_);
     auto it = items_.find(ObjectKeyOf(*o));
     if (it == items_.end()) return;
-    // The delete of an earlier object of the same name: the cached one stays.
-    if (it->second->metadata.uid != o->metadata.uid && Rv(it->second) > Rv(o)) return;
+    // The delete of an older copy (an earlier object of the same name, or a
+    // replayed event): the newer cached one stays.
+    if (Rv(it->second) > Rv(o)) return;
     old = it->second;
     Index(old, false);
     items_.erase(it);
@@ -201,7 +203,9 @@ bool Informer::ListAndReplace(uint64_t* revision) {
   {
     std::lock_guard lock(mu_);
     for (const auto& [key, o] : items_) {
-      if (!fresh.count(key)) gone.push_back(o);
+      // Newer than the first page: created or changed while the pages were
+      // read, behind the cursor. The watch from first_revision settles it.
+      if (!fresh.count(key) && o->metadata.resource_version <= first_revision) gone.push_back(o);
     }
     stats_.lists++;
   }

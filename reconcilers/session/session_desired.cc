@@ -41,6 +41,8 @@ void Seal(ContainerSpec* c) { c->labels[L::kSpecHash] = ContainerSpecHash(*c); }
 
 }  // namespace
 
+std::string SessionKeyHash(const std::string& ns, const std::string& name) { return Fnv1a64Hex(ns + "/" + name); }
+
 std::string SessionNetworkName(const SessionIdentity& id) {
   return "visi-" + id.namespace_ + "-" + id.name + "-" + id.uid.substr(0, 8);
 }

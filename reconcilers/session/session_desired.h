@@ -34,6 +34,9 @@ Labels SessionLabels(const SessionIdentity& id);
 // means nothing to roll out.
 DesiredSession BuildDesiredSession(const SessionIdentity& id, const SessionSpec& spec, const std::string& subnet);
 
+// The value of kSessionKey for a session "namespace/name".
+std::string SessionKeyHash(const std::string& ns, const std::string& name);
+
 // The spec hash of a container spec (ignoring its kSpecHash label).
 std::string ContainerSpecHash(const ContainerSpec& c);
 

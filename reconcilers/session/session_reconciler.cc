@@ -120,6 +120,45 @@ Status SessionReconciler::Execute(ContainerRuntime* rt, const ObjectPtr& session
   return OkStatus();
 }
 
+std::chrono::milliseconds SessionReconciler::ThrottleRestarts(std::vector<SessionAction>* plan, TimePoint now) {
+  std::chrono::milliseconds wait{0};
+  std::lock_guard lock(restart_mu_);
+  std::vector<SessionAction> kept;
+  for (auto& a : *plan) {
+    // Only starts of containers that ran and stopped; a fresh create starts at once.
+    if (a.type != SessionAction::Type::kStartContainer || a.reason == "created") {
+      kept.push_back(std::move(a));
+      continue;
+    }
+    auto& [count, last_start] = restarts_[a.target];
+    // As kubelet's CrashLoopBackOff: the first restart at once, then 1 s,
+    // 2 s, 4 s ... up to 5 minutes; reset once a start has lasted 10 minutes.
+    if (count > 0 && now - last_start > std::chrono::minutes(10)) count = 0;
+    const auto backoff = count == 0 ? std::chrono::nanoseconds(0)
+                                    : std::min<std::chrono::nanoseconds>(
+                                          std::chrono::seconds(1) * (1LL << std::min(count - 1, 9)),
+                                          std::chrono::minutes(5));
+    if (now < last_start + backoff) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(last_start + backoff - now);
+      if (wait.count() == 0 || left < wait) wait = left;
+      continue;
+    }
+    ++count;
+    last_start = now;
+    kept.push_back(std::move(a));
+  }
+  *plan = std::move(kept);
+  return wait;
+}
+
+void SessionReconciler::ForgetRestarts(const std::string& name_prefix) {
+  std::lock_guard lock(restart_mu_);
+  for (auto it = restarts_.lower_bound(name_prefix);
+       it != restarts_.end() && it->first.compare(0, name_prefix.size(), name_prefix) == 0;) {
+    it = restarts_.erase(it);
+  }
+}
+
 ReconcileResult SessionReconciler::Teardown(const ObjectPtr& s) {
   if (!HasFinalizer(*s, kFinalizer)) return ReconcileResult::Done();
   if (StatusString(s->status, "phase") != "Terminating") {
@@ -147,16 +186,33 @@ ReconcileResult SessionReconciler::Teardown(const ObjectPtr& s) {
     if (!c2->empty() || !n2->empty()) return ReconcileResult::RequeueAfter(opts_.probe_interval);
   }
   if (Status r = subnets_->Release(s->metadata.uid); !r.ok()) return ReconcileResult::Error(r);
+  ForgetRestarts(SessionNetworkName({s->metadata.namespace_, s->metadata.name, s->metadata.uid, opts_.instance}) + "-");
   auto removed = RemoveFinalizer(manager_->store(), *s, kFinalizer);
   if (!removed.ok() && removed.status().code() != Code::kNotFound) return ReconcileResult::Error(removed.status());
   return ReconcileResult::Done();
 }
 
 Status SessionReconciler::CleanUpEarlierIncarnations(const std::string& ns, const std::string& name,
-                                                     const std::string& live_uid) {
-  for (const auto& claim : claims_->ByLabel(L::kSessionName, name)) {
-    const std::string uid = claim->spec.is_object() ? claim->spec.value("sessionUID", "") : "";
-    if (claim->spec.value("sessionNamespace", "") != ns || uid.empty() || uid == live_uid) continue;
+                                                     const std::string& cached_uid) {
+  std::vector<ObjectPtr> stale;
+  for (const auto& claim : claims_->ByLabel(L::kSessionKey, SessionKeyHash(ns, name))) {
+    const Json& spec = claim->spec;
+    if (!spec.is_object() || spec.value("sessionNamespace", "") != ns || spec.value("sessionName", "") != name) continue;
+    const std::string uid = spec.value("sessionUID", "");
+    if (!uid.empty() && uid != cached_uid) stale.push_back(claim);
+  }
+  if (stale.empty()) return OkStatus();
+  // Caches lag: destroy only what the store confirms is not the live session.
+  std::string live_uid;
+  auto live = manager_->store()->Get("VisiSession", ns, name);
+  if (live.ok()) {
+    live_uid = (*live)->metadata.uid;
+  } else if (live.status().code() != Code::kNotFound) {
+    return live.status();
+  }
+  for (const auto& claim : stale) {
+    const std::string uid = claim->spec.value("sessionUID", "");
+    if (uid == live_uid) continue;
     ContainerRuntime* rt = runtime_(opts_.machine);
     const Labels sel = Selector(uid, opts_.instance);
     ObservedSession left;
@@ -169,6 +225,10 @@ Status SessionReconciler::CleanUpEarlierIncarnations(const std::string& ns, cons
                    Json(ns + "/" + name).dump().c_str(), Json(uid).dump().c_str(), left.containers.size(),
                    left.networks.size());
       VISI_RETURN_IF_ERROR(Execute(rt, nullptr, PlanTeardown(left)));
+      // Only an empty world releases the subnet.
+      VISI_ASSIGN_OR_RETURN(auto c, rt->ListContainers(sel));
+      VISI_ASSIGN_OR_RETURN(auto n, rt->ListNetworks(sel));
+      if (!c.empty() || !n.empty()) return UnavailableError("leftovers of " + ns + "/" + name + " still being removed");
     }
     VISI_RETURN_IF_ERROR(subnets_->Release(uid));
   }
@@ -278,7 +338,8 @@ ReconcileResult SessionReconciler::Reconcile(const std::string& key) {
   }
 
   // Plan and act.
-  const auto plan = PlanSession(desired, seen);
+  auto plan = PlanSession(desired, seen);
+  const std::chrono::milliseconds restart_wait = ThrottleRestarts(&plan, now);
   if (!plan.empty()) {
     if (Status e = Execute(rt, s, plan); !e.ok()) {
       if (e.code() == Code::kUnavailable || e.code() == Code::kDeadlineExceeded) return docker_down(e);
@@ -329,7 +390,8 @@ ReconcileResult SessionReconciler::Reconcile(const std::string& key) {
                                      "front end at " + StatusString(status, "frontEndAddress") + ", Spark master at " +
                                          StatusString(status, "sparkMasterAddress"));
   }
-  return ReconcileResult::RequeueAfter(ready ? opts_.resync : opts_.probe_interval);
+  if (ready) return ReconcileResult::RequeueAfter(opts_.resync);
+  return ReconcileResult::RequeueAfter(std::max(opts_.probe_interval, restart_wait));
 }
 
 }  // namespace visi

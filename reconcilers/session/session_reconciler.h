@@ -2,6 +2,8 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
+#include <mutex>
 #include <memory>
 #include <string>
 
@@ -50,11 +52,17 @@ class SessionReconciler {
   // Removes what earlier objects of this name left (their SubnetClaims name
   // them): a session deleted while no visid ran, its finalizer stripped by
   // hand. Everything labelled with their uid goes, then the claim.
-  Status CleanUpEarlierIncarnations(const std::string& ns, const std::string& name, const std::string& live_uid);
+  Status CleanUpEarlierIncarnations(const std::string& ns, const std::string& name, const std::string& cached_uid);
   // Writes `status` through the status subresource when it changed.
   Status WriteStatus(const ObjectPtr& session, const Json& status);
   // Executes the plan; returns the first error (with the action named).
   Status Execute(ContainerRuntime* rt, const ObjectPtr& session, const std::vector<struct SessionAction>& plan);
+
+  // Starts of stopped containers allowed now (the rest wait out a backoff:
+  // a container that exits at once is not restarted in a tight loop). Returns
+  // how long the earliest held-back start must wait (0: none held back).
+  std::chrono::milliseconds ThrottleRestarts(std::vector<struct SessionAction>* plan, TimePoint now);
+  void ForgetRestarts(const std::string& name_prefix);
 
   Manager* const manager_;
   RuntimeForMachine runtime_;
@@ -64,6 +72,10 @@ class SessionReconciler {
   Informer* claims_ = nullptr;
   std::unique_ptr<SubnetAllocator> subnets_;
   Controller* controller_ = nullptr;
+  std::mutex restart_mu_;
+  // container name -> (restarts so far, the last one). Memory only: losing
+  // it on a visid restart only resets a rate limit.
+  std::map<std::string, std::pair<int, TimePoint>> restarts_;
 };
 
 }  // namespace visi

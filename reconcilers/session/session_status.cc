@@ -84,9 +84,16 @@ Json BuildSessionStatus(const Object& session, const SessionObservation& obs, Ti
   } else {
     ready_message = blocked ? obs.blocked_message : (first_stuck.empty() ? "waiting for the network" : first_stuck);
     if (blocked) ready_reason = obs.blocked_reason;
-    auto started = ParseRfc3339(status["startedTime"].get<std::string>());
-    const bool deadline = !was_ready && started.has_value() &&
-                          now - *started > std::chrono::seconds(start_timeout_seconds);
+    // The deadline runs from the start, or from when the session last stopped
+    // being Ready (drift, a roll-out): not from the first start of a session
+    // that has been running for hours. A daemon outage is not the session's.
+    auto since = ParseRfc3339(status["startedTime"].get<std::string>());
+    if (const Json* r = FindCondition(status, "Ready"); r && r->value("status", "") == "False") {
+      auto t = ParseRfc3339(r->value("lastTransitionTime", ""));
+      if (t && (!since || *t > *since)) since = t;
+    }
+    const bool deadline = !was_ready && since.has_value() && obs.blocked_reason != "DockerUnavailable" &&
+                          now - *since > std::chrono::seconds(start_timeout_seconds);
     if (deadline) {
       ready_reason = "StartDeadlineExceeded";
       ready_message = "not ready " + std::to_string(start_timeout_seconds) + "s after start; " + ready_message;

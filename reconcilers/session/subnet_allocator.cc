@@ -62,8 +62,7 @@ StatusOr<std::string> SubnetAllocator::Ensure(const SessionIdentity& session, co
     claim.kind = "SubnetClaim";
     claim.metadata.name = name;
     claim.metadata.labels = {{session_labels::kSessionUid, session.uid},
-                             {session_labels::kSessionNamespace, session.namespace_},
-                             {session_labels::kSessionName, session.name}};
+                             {session_labels::kSessionKey, SessionKeyHash(session.namespace_, session.name)}};
     claim.spec = {{"subnet", subnet},
                   {"pool", pool},
                   {"sessionUID", session.uid},
@@ -72,7 +71,12 @@ StatusOr<std::string> SubnetAllocator::Ensure(const SessionIdentity& session, co
     auto created = store_->Create(claim);
     if (created.ok()) return subnet;
     if (created.status().code() != Code::kAlreadyExists) return created.status();
-    // Someone else's since the cache was read: the next one.
+    // Our own (a create whose answer was lost, or a second worker on this
+    // session): keep it. Otherwise someone else's since the cache was read.
+    auto existing = store_->Get("SubnetClaim", "", name);
+    if (existing.ok() && (*existing)->spec.is_object() && (*existing)->spec.value("sessionUID", "") == session.uid) {
+      return subnet;
+    }
   }
   return UnavailableError("no free /" + std::to_string(prefix) + " subnet in " + range.ToString() + " (" +
                           std::to_string(claimed.size()) + " claimed)");

@@ -194,6 +194,28 @@ TEST_F(SessionReconcilerTest, DriftIsRepairedAndWorkersScale) {
   }));
 }
 
+TEST_F(SessionReconcilerTest, ACrashingContainerIsRestartedWithBackoff) {
+  ObjectPtr s = Apply(Session("alice", "nb"));
+  ASSERT_TRUE(Eventually([&] { return Ready("nb"); }));
+  std::string worker;
+  for (const auto& c : Containers(s->metadata.uid)) {
+    if (c.labels.at(L::kComponent) == "worker") worker = c.name;
+  }
+  docker_.ResetCalls();
+  // The worker dies as soon as it is started, for 2.5 s of real time.
+  const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(2500);
+  while (std::chrono::steady_clock::now() < end) {
+    auto c = docker_.InspectContainer(worker);
+    if (c.ok() && c->running()) (void)docker_.ExitContainer(worker, 1);
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  // 1 s, then 2 s of backoff: at most 3 starts (not one per reconcile).
+  EXPECT_GE(docker_.calls().start_container, 1);
+  EXPECT_LE(docker_.calls().start_container, 3);
+  EXPECT_FALSE(Ready("nb"));
+  ASSERT_TRUE(Eventually([&] { return Ready("nb"); })) << "once it stays up, the session is Ready again";
+}
+
 TEST_F(SessionReconcilerTest, DaemonOutageIsReportedAndRecovers) {
   docker_.SetDown(true);
   Apply(Session("alice", "nb"));

@@ -287,3 +287,36 @@ TEST(SessionStatusTest, PhasesConditionsAndTheStartDeadline) {
 
 }  // namespace
 }  // namespace visi
+
+namespace visi {
+namespace {
+
+// A session Ready for hours that loses a worker is Starting again, not
+// Failed: the start deadline runs from when it stopped being Ready.
+TEST(SessionStatusTest, TheDeadlineRunsFromTheLastTimeItWasReady) {
+  Object s;
+  s.metadata.generation = 1;
+  SessionObservation obs;
+  obs.machine = "local";
+  obs.network_ready = true;
+  obs.components = {{"master", "m", "running", true, "10.0.0.2", ""}, {"frontend", "f", "running", true, "10.0.0.3", ""}};
+  TimePoint t0 = TimePoint() + std::chrono::hours(500000);
+  s.status = BuildSessionStatus(s, obs, t0, 300);
+  ASSERT_TRUE(StatusIsReady(s.status));
+  obs.components[0] = {"master", "m", "exited", false, "", "container is exited"};
+  const TimePoint later = t0 + std::chrono::hours(3);
+  s.status = BuildSessionStatus(s, obs, later, 300);
+  s.status = BuildSessionStatus(s, obs, later + std::chrono::seconds(1), 300);
+  EXPECT_EQ(s.status["phase"], "Starting") << s.status.dump();
+  s.status = BuildSessionStatus(s, obs, later + std::chrono::seconds(301), 300);
+  EXPECT_EQ(s.status["phase"], "Failed");
+  // An outage never turns into the session's failure.
+  SessionObservation down = obs;
+  down.blocked_reason = "DockerUnavailable";
+  down.blocked_message = "down";
+  s.status = BuildSessionStatus(s, down, later + std::chrono::hours(1), 300);
+  EXPECT_EQ(s.status["phase"], "Starting");
+}
+
+}  // namespace
+}  // namespace visi
