@@ -117,12 +117,14 @@ void WorkQueue::Done(const std::string& key) {
   TimePoint now = clock_->Now();
   work_duration_.Observe(Seconds(it->second, now));
   processing_.erase(it);
-  PromoteLocked(now);
   if (dirty_.contains(key)) {
     // Added while it was processed: it runs once more, now that nobody holds it.
     ready_.push_back(key);
     cv_.notify_one();
   }
+  // After the check above: a delayed copy of this key that falls due now is
+  // made ready here (once), not pushed a second time by the check.
+  PromoteLocked(now);
   if (processing_.empty()) drained_cv_.notify_all();
 }
 

@@ -453,3 +453,26 @@ TEST(WorkQueuePrometheusTest, EscapesLabelValuesAndFormatsValues) {
 
 }  // namespace
 }  // namespace visi
+
+namespace visi {
+namespace {
+
+// A key requeued-after while it is processed, whose delay is already over
+// when Done is called, is handed out once, not twice (a regression: Done made
+// it ready from the delayed set and then again because it was dirty).
+TEST(WorkQueueTest, ADelayedCopyDueAtDoneIsHandedOutOnce) {
+  FakeClock clock;
+  WorkQueue q("test", &clock, NewItemExponentialRateLimiter(std::chrono::milliseconds(5), std::chrono::seconds(1)));
+  q.Add("k");
+  ASSERT_EQ(q.Get(), "k");
+  q.AddAfter("k", std::chrono::seconds(1));
+  clock.Advance(std::chrono::seconds(2));
+  q.Done("k");
+  ASSERT_EQ(q.GetFor(std::chrono::milliseconds(100)), "k");
+  q.Done("k");
+  EXPECT_EQ(q.GetFor(std::chrono::milliseconds(50)), std::nullopt) << "handed out twice";
+  EXPECT_EQ(q.Len(), 0u);
+}
+
+}  // namespace
+}  // namespace visi
