@@ -1,5 +1,7 @@
 #include "controller/runtime/conditions.h"
 
+#include "controller/base/utf8.h"
+
 namespace visi {
 
 const Json* FindCondition(const Json& status, const std::string& type) {
@@ -16,7 +18,7 @@ bool SetCondition(Json* status, const Condition& c, TimePoint now) {
   if (!list.is_array()) list = Json::array();
   Json next = {{"type", c.type}, {"status", c.status}};
   if (!c.reason.empty()) next["reason"] = c.reason;
-  if (!c.message.empty()) next["message"] = c.message.substr(0, 4096);
+  if (!c.message.empty()) next["message"] = CleanUtf8(c.message, 4096);
   if (c.observed_generation > 0) next["observedGeneration"] = c.observed_generation;
   for (auto& cur : list) {
     if (!cur.is_object() || cur.value("type", "") != c.type) continue;

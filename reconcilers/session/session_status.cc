@@ -1,5 +1,6 @@
 #include "reconcilers/session/session_status.h"
 
+#include "controller/base/utf8.h"
 #include "controller/runtime/conditions.h"
 
 namespace visi {
@@ -45,7 +46,7 @@ Json BuildSessionStatus(const Object& session, const SessionObservation& obs, Ti
   for (const auto& c : obs.components) {
     Json j = {{"name", c.name}, {"container", c.container}, {"state", c.state}, {"ready", c.ready}};
     if (!c.address.empty()) j["address"] = c.address;
-    if (!c.message.empty()) j["message"] = c.message.substr(0, 1024);
+    if (!c.message.empty()) j["message"] = CleanUtf8(c.message, 1024);
     components.push_back(std::move(j));
     if (c.ready && c.name.rfind("worker-", 0) == 0) ++ready_workers;
     if (!c.ready) {
@@ -107,7 +108,7 @@ Json BuildSessionStatus(const Object& session, const SessionObservation& obs, Ti
   if (containers_ready) {
     status.erase("message");
   } else {
-    status["message"] = ready_message.substr(0, 4096);
+    status["message"] = CleanUtf8(ready_message, 4096);
   }
   return status;
 }

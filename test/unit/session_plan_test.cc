@@ -320,3 +320,27 @@ TEST(SessionStatusTest, TheDeadlineRunsFromTheLastTimeItWasReady) {
 
 }  // namespace
 }  // namespace visi
+
+namespace visi {
+namespace {
+
+// Messages are cut on character boundaries and stay valid UTF-8, so a status
+// holding them can always be stored (the JSON encoder refuses bad UTF-8).
+TEST(SessionStatusTest, LongMultiByteMessagesStayValidUtf8) {
+  Object s;
+  s.metadata.generation = 1;
+  SessionObservation obs;
+  obs.machine = "local";
+  obs.network_ready = true;
+  std::string path = "/";
+  for (int i = 0; i < 2000; ++i) path += "\xC3\xA9";  // é
+  path += "\xFF";                                       // and one invalid byte
+  obs.components = {{"frontend", "f", "running", false, "10.0.0.3", "readiness probe: GET " + path + " answered 404"}};
+  Json st = BuildSessionStatus(s, obs, TimePoint() + std::chrono::hours(1), 300);
+  EXPECT_NO_THROW((void)st.dump()) << "every string in the status is valid UTF-8";
+  EXPECT_LE(st["components"][0]["message"].get<std::string>().size(), 1024u);
+  EXPECT_LE(st["message"].get<std::string>().size(), 4096u);
+}
+
+}  // namespace
+}  // namespace visi
