@@ -343,6 +343,16 @@ ReconcileResult SessionReconciler::Reconcile(const std::string& key) {
   if (!plan.empty()) {
     if (Status e = Execute(rt, s, plan); !e.ok()) {
       if (e.code() == Code::kUnavailable || e.code() == Code::kDeadlineExceeded) return docker_down(e);
+      // The subnet overlaps a network that appeared after it was claimed
+      // (another installation on this host): nothing uses the claim yet, so
+      // give it back; the next pass claims one that avoids that network.
+      if (e.code() == Code::kConflict && e.message().rfind("CreateNetwork ", 0) == 0 && seen.networks.empty() &&
+          seen.containers.empty()) {
+        if (Status r = subnets_->Release(id.uid); !r.ok()) return ReconcileResult::Error(r);
+        return blocked("SubnetInUse", "subnet " + subnet + " is taken on machine " + obs.machine + " (" +
+                                          e.message() + "); claiming another",
+                       opts_.probe_interval, "NetworkReady");
+      }
       if (e.code() == Code::kInvalid) return blocked("ContainerCreateFailed", e.message(), opts_.resync);
       return blocked("ActionFailed", e.message(), opts_.probe_interval * 5);
     }

@@ -216,6 +216,17 @@ TEST_F(SessionReconcilerTest, ACrashingContainerIsRestartedWithBackoff) {
   ASSERT_TRUE(Eventually([&] { return Ready("nb"); })) << "once it stays up, the session is Ready again";
 }
 
+TEST_F(SessionReconcilerTest, ASubnetTakenOnTheHostAfterTheClaimIsGivenBack) {
+  // Someone else's network appears on the claimed subnet between the claim
+  // and the network's creation: simulated by failing the first create.
+  docker_.FailNext("CreateNetwork", Status(Code::kConflict, "Pool overlaps with other one on this address space"));
+  Apply(Session("alice", "nb"));
+  ASSERT_TRUE(Eventually([&] { return Ready("nb"); })) << Get("nb")->status.dump();
+  ListOptions lo;
+  lo.kind = "SubnetClaim";
+  EXPECT_EQ(store_->List(lo)->items.size(), 1u) << "the first claim was given back";
+}
+
 TEST_F(SessionReconcilerTest, DaemonOutageIsReportedAndRecovers) {
   docker_.SetDown(true);
   Apply(Session("alice", "nb"));
