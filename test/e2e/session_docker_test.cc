@@ -252,7 +252,12 @@ TEST_F(SessionDockerTest, BadSpecsEndInClearConditions) {
   }, kReadyWithin)) << Get("neverready")["status"].dump();
   // Deleting stuck sessions leaves nothing behind.
   for (const char* n : {"noimg", "neverready"}) ASSERT_EQ(admin_->Request("DELETE", kSessions + "/" + n).code, 200);
-  ASSERT_TRUE(Eventually([&] { return Containers().empty(); }, kReadyWithin));
+  // A session is gone once its teardown finished: containers, then network.
+  ASSERT_TRUE(Eventually([&] {
+    return admin_->Request("GET", kSessions + "/noimg").code == 404 &&
+           admin_->Request("GET", kSessions + "/neverready").code == 404;
+  }, kReadyWithin));
+  EXPECT_TRUE(Containers().empty());
   EXPECT_TRUE(docker_->ListNetworks({{"visi.dev/instance", instance_}})->empty());
 }
 
