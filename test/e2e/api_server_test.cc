@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <filesystem>
 #include <csignal>
 #include <thread>
 
@@ -445,6 +446,37 @@ TEST(VisidFlagsTest, PlainHttpOnlyOnLoopbackAndBadFlagsAreRefused) {
   EXPECT_EQ(client.Request("GET", "/apis").code, 200);
   VisidProcess bad;
   EXPECT_FALSE(bad.Start({"--listen", "nonsense"}));
+}
+
+// The controller flags: every bad value is refused before anything starts,
+// with a message that names the flag.
+TEST(VisidFlagsTest, ControllerFlagsAreChecked) {
+  const std::string visid = std::string(VISI_VISID_BINARY) + " --data-dir /tmp/visid-flags-never-created ";
+  struct Case {
+    std::string flags, want;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"--controllers bogus", "unknown controller \"bogus\""},
+           {"--controllers '*,-nope'", "unknown controller \"nope\""},
+           {"--instance Bad_Name", "--instance must be"},
+           {"--instance ''", "--instance must be"},
+           {"--subnet-pool 10.0.0.1/8", "host bits must be zero"},
+           {"--subnet-pool 300.0.0.0/8", "--subnet-pool"},
+           {"--subnet-pool 10.200.0.0/16 --subnet-prefix 8", "--subnet-prefix"},
+           {"--session-resync 5ms", "--session-resync"},
+           {"--event-ttl soon", "--event-ttl"},
+           {"--session-workers 0", "--session-workers"},
+       }) {
+    auto [rc, out] = RunCommand(visid + c.flags + " 2>&1");
+    EXPECT_NE(rc, 0) << c.flags << "\n" << out;
+    EXPECT_NE(out.find(c.want), std::string::npos) << c.flags << "\n" << out;
+  }
+  EXPECT_FALSE(std::filesystem::exists("/tmp/visid-flags-never-created")) << "nothing is created for bad flags";
+  // A Docker endpoint that does not parse stops visid with the field named.
+  VisidProcess v;
+  EXPECT_FALSE(v.Start({"--controllers", "*", "--docker-host", "ftp://nowhere"}));
+  auto [rc, out] = RunCommand("cat " + v.dir() + "/visid.log");
+  EXPECT_NE(out.find("ftp://nowhere"), std::string::npos) << out;
 }
 
 // Deadlines come from the socket guard linked into visid (conn_guard.cc).
