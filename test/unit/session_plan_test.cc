@@ -285,21 +285,22 @@ TEST(SessionStatusTest, PhasesConditionsAndTheStartDeadline) {
   EXPECT_EQ(d["phase"], "Starting") << "a daemon outage is not the session's failure";
 }
 
-}  // namespace
-}  // namespace visi
-
-namespace visi {
-namespace {
+// An observation of a placed session whose network is up.
+SessionObservation PlacedWith(std::vector<ComponentState> components) {
+  SessionObservation obs;
+  obs.machine = "local";
+  obs.network_ready = true;
+  obs.components = std::move(components);
+  return obs;
+}
 
 // A session Ready for hours that loses a worker is Starting again, not
 // Failed: the start deadline runs from when it stopped being Ready.
 TEST(SessionStatusTest, TheDeadlineRunsFromTheLastTimeItWasReady) {
   Object s;
   s.metadata.generation = 1;
-  SessionObservation obs;
-  obs.machine = "local";
-  obs.network_ready = true;
-  obs.components = {{"master", "m", "running", true, "10.0.0.2", ""}, {"frontend", "f", "running", true, "10.0.0.3", ""}};
+  SessionObservation obs = PlacedWith(
+      {{"master", "m", "running", true, "10.0.0.2", ""}, {"frontend", "f", "running", true, "10.0.0.3", ""}});
   TimePoint t0 = TimePoint() + std::chrono::hours(500000);
   s.status = BuildSessionStatus(s, obs, t0, 300);
   ASSERT_TRUE(StatusIsReady(s.status));
@@ -318,24 +319,16 @@ TEST(SessionStatusTest, TheDeadlineRunsFromTheLastTimeItWasReady) {
   EXPECT_EQ(s.status["phase"], "Starting");
 }
 
-}  // namespace
-}  // namespace visi
-
-namespace visi {
-namespace {
-
 // Messages are cut on character boundaries and stay valid UTF-8, so a status
 // holding them can always be stored (the JSON encoder refuses bad UTF-8).
 TEST(SessionStatusTest, LongMultiByteMessagesStayValidUtf8) {
   Object s;
   s.metadata.generation = 1;
-  SessionObservation obs;
-  obs.machine = "local";
-  obs.network_ready = true;
   std::string path = "/";
   for (int i = 0; i < 2000; ++i) path += "\xC3\xA9";  // é
   path += "\xFF";                                       // and one invalid byte
-  obs.components = {{"frontend", "f", "running", false, "10.0.0.3", "readiness probe: GET " + path + " answered 404"}};
+  SessionObservation obs =
+      PlacedWith({{"frontend", "f", "running", false, "10.0.0.3", "readiness probe: GET " + path + " answered 404"}});
   Json st = BuildSessionStatus(s, obs, TimePoint() + std::chrono::hours(1), 300);
   EXPECT_NO_THROW((void)st.dump()) << "every string in the status is valid UTF-8";
   EXPECT_LE(st["components"][0]["message"].get<std::string>().size(), 1024u);
