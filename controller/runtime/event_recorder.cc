@@ -1,5 +1,6 @@
 #include "controller/runtime/event_recorder.h"
 
+#include "controller/base/fnv.h"
 #include "controller/base/utf8.h"
 
 #include <algorithm>
@@ -18,16 +19,6 @@ constexpr size_t kMaxNameBytes = 253;
 // Conflicts tolerated per Record: each means another writer bumped the Event.
 constexpr int kMaxWriteAttempts = 5;
 constexpr int64_t kMaxCount = std::numeric_limits<int32_t>::max();  // format: int32
-
-// 64-bit FNV-1a: stable across builds and processes, unlike std::hash.
-uint64_t Fnv1a64(std::string_view s) {
-  uint64_t h = 14695981039346656037ull;
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return h;
-}
 
 // The fields that make two events "the same" (client-go's getEventKey, with
 // the involved object's uid so a re-created object starts afresh).

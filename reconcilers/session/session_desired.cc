@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "controller/api/object.h"
+#include "controller/base/fnv.h"
 #include "reconcilers/session/session_labels.h"
 
 namespace visi {
@@ -11,17 +12,6 @@ namespace {
 namespace L = session_labels;
 
 constexpr char kMasterAlias[] = "spark-master";
-
-std::string Fnv1a64Hex(const std::string& s) {
-  uint64_t h = 1469598103934665603ULL;
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 1099511628211ULL;
-  }
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
-  return buf;
-}
 
 ContainerSpec Base(const SessionIdentity& id, const std::string& network, const std::string& part,
                    const ContainerLimits& limits) {
