@@ -14,6 +14,7 @@ struct ApiHandler::Target {
   std::string ns;
   std::string name;
   bool status = false;
+  bool login = false;  // POST .../visisessions/{name}/login
 };
 
 namespace {
@@ -191,6 +192,9 @@ HttpResponse ApiHandler::Dispatch(const HttpRequest& req, std::string* verb, std
   if (parts.size() == i + 3 && parts[i + 2] == "status" && t.kind->has_status) {
     t.status = true;
     *resource += "/status";
+  } else if (parts.size() == i + 3 && parts[i + 2] == "login" && t.kind->kind == "VisiSession") {
+    t.login = true;
+    *resource += "/login";
   } else if (parts.size() > i + 2) {
     return Error(NotFoundError("the server could not find the requested resource"));
   }
@@ -224,7 +228,17 @@ HttpResponse ApiHandler::HandleResource(const HttpRequest& req, const Target& t,
     // Refused rather than ignored: a dry run that wrote would be worse.
     return Error(BadRequestError("dryRun is not supported by this server"), &t);
   }
-  if (t.name.empty()) {
+  if (t.login) {
+    if (m == "POST") {
+      *verb = "CREATE";
+      if (!opts_.login) {
+        return Error(NotFoundError("logins are not served here: this visid runs no router (see --router-url)"), &t);
+      }
+      auto ticket = opts_.login(t.ns, t.name);
+      if (!ticket.ok()) return Error(ticket.status(), &t);
+      return JsonResponse(201, *ticket);
+    }
+  } else if (t.name.empty()) {
     if (m == "GET" && QueryBool(req, "watch")) {
       *verb = "WATCH";
       return Watch(req, t);

@@ -20,20 +20,26 @@ struct ApiHandlerOptions {
   // Extra readiness: "" when ready, else why not (e.g. the controllers'
   // caches have not synced). /readyz answers 503 with the reason.
   std::function<std::string()> not_ready;
+  // POST .../namespaces/{ns}/visisessions/{name}/login: a one-time login URL
+  // for the session's route (the JSON answer; reconcilers/route/login.h).
+  // Unset: 404.
+  std::function<StatusOr<Json>(const std::string& ns, const std::string& name)> login;
 };
 
 // The Kubernetes-style REST API over a Store, independent of the HTTP
 // library: discovery, get/list/watch/create/update/patch/delete on
 // /apis/visi.dev/v1alpha1/[namespaces/{ns}/]{plural}[/{name}[/status]],
+// POST .../visisessions/{name}/login,
 // Status objects for errors, and authorization by namespace.
-class ApiHandler {
+class ApiHandler final : public RequestHandler {
  public:
   ApiHandler(Store* store, std::shared_ptr<const Scheme> scheme, Metrics* metrics,
              ApiHandlerOptions opts = {});
 
   // REQUIRES: req.user is set for everything but /healthz, /readyz, /version
   // (the transport authenticates first).
-  HttpResponse Handle(const HttpRequest& req);
+  HttpResponse Handle(const HttpRequest& req) override;
+  bool IsPublicPath(const std::string& path) const override { return IsPublic(path); }
 
   // Paths anyone may read without a token.
   static bool IsPublic(const std::string& path);

@@ -112,7 +112,7 @@ class BlockingPool {
 
 class CppRestServer final : public HttpServer {
  public:
-  CppRestServer(HttpServerOptions opts, ApiHandler* handler, const Authenticator* auth)
+  CppRestServer(HttpServerOptions opts, RequestHandler* handler, const Authenticator* auth)
       : opts_(std::move(opts)), handler_(handler), auth_(auth) {}
   ~CppRestServer() override { Stop(); }
 
@@ -164,6 +164,7 @@ class CppRestServer final : public HttpServer {
   void Reply(http::http_request& req, const HttpResponse& r) {
     http::http_response resp(static_cast<http::status_code>(r.code));
     resp.set_body(r.body, r.content_type);
+    for (const auto& [name, value] : r.headers) resp.headers().add(name, value);
     req.reply(resp).then([](pplx::task<void> t) {
       try {
         t.get();
@@ -207,8 +208,8 @@ class CppRestServer final : public HttpServer {
     // Who is asking is settled from the headers alone, before any body is
     // read: an anonymous client cannot make the server wait for a body.
     std::string authz = in.Header("authorization");
-    if (authz.rfind("Bearer ", 0) == 0) in.user = auth_->Authenticate(authz.substr(7));
-    if (!in.user && !ApiHandler::IsPublic(in.path)) {
+    if (auth_ && authz.rfind("Bearer ", 0) == 0) in.user = auth_->Authenticate(authz.substr(7));
+    if (auth_ && !in.user && !handler_->IsPublicPath(in.path)) {
       return ReplyError(req, Status(Code::kUnauthorized,
                                     authz.empty() ? "Unauthorized: a bearer token is required"
                                                   : "Unauthorized: the token is not valid"));
@@ -300,7 +301,7 @@ class CppRestServer final : public HttpServer {
   }
 
   const HttpServerOptions opts_;
-  ApiHandler* const handler_;
+  RequestHandler* const handler_;
   const Authenticator* const auth_;
   std::string url_;
   std::unique_ptr<http_listener> listener_;
@@ -315,7 +316,7 @@ class CppRestServer final : public HttpServer {
 
 void InitHttpThreads(size_t threads) { crossplat::threadpool::initialize_with_threads(threads); }
 
-StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(HttpServerOptions opts, ApiHandler* handler,
+StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(HttpServerOptions opts, RequestHandler* handler,
                                                         const Authenticator* auth) {
   if (!opts.tls && !IsLoopback(opts.host)) {
     return InvalidError("plain HTTP is only allowed on a loopback address, not " + opts.host);

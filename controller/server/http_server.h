@@ -28,7 +28,9 @@ void InitHttpThreads(size_t threads);
 
 class HttpServer {
  public:
-  static StatusOr<std::unique_ptr<HttpServer>> Start(HttpServerOptions opts, ApiHandler* handler,
+  // `auth` null: no bearer tokens, every path is served to anyone (the
+  // router's wake-up endpoint, which checks its own credentials).
+  static StatusOr<std::unique_ptr<HttpServer>> Start(HttpServerOptions opts, RequestHandler* handler,
                                                      const Authenticator* auth);
   virtual ~HttpServer() = default;
   // Ends open watches and stops listening.

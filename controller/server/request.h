@@ -41,6 +41,19 @@ struct HttpResponse {
   // Set for streamed responses (watch): called on a thread of its own; the
   // response ends when it returns.
   std::function<void(const ChunkWriter& write)> stream;
+  // Extra response headers (Location, Set-Cookie, Cache-Control ...).
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+// What an HttpServer serves: the API, or the router's wake-up endpoint.
+class RequestHandler {
+ public:
+  virtual ~RequestHandler() = default;
+  // REQUIRES: req.user is set unless the path is public or the server runs
+  // without an authenticator.
+  virtual HttpResponse Handle(const HttpRequest& req) = 0;
+  // Paths served without a token.
+  virtual bool IsPublicPath(const std::string& path) const = 0;
 };
 
 }  // namespace visi

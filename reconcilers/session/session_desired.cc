@@ -56,6 +56,10 @@ std::string ContainerSpecHash(const ContainerSpec& c) {
   return Fnv1a64Hex(j.dump());
 }
 
+std::string SessionPathPrefix(const std::string& ns, const std::string& name) {
+  return "/s/" + ns + "/" + name + "/";
+}
+
 DesiredSession BuildDesiredSession(const SessionIdentity& id, const SessionSpec& spec, const std::string& subnet) {
   DesiredSession d;
   const std::string net = SessionNetworkName(id);
@@ -99,6 +103,7 @@ DesiredSession BuildDesiredSession(const SessionIdentity& id, const SessionSpec&
   f.labels[L::kComponent] = "frontend";
   f.exposed_ports = {spec.frontend_port};
   f.env.push_back("PORT=" + std::to_string(spec.frontend_port));
+  f.env.push_back("VISI_BASE_URL=" + SessionPathPrefix(id.namespace_, id.name));
   if (!spec.state_paths.empty()) f.env.push_back("VISI_STATE_PATH=" + spec.state_paths.front());
   spark_env(&f);
   Seal(&f);

@@ -26,6 +26,10 @@ struct DesiredSession {
 // finds what the crashed run made (visi-<ns>-<name>-<uid prefix>[-part]).
 std::string SessionNetworkName(const SessionIdentity& id);
 
+// "/s/NAMESPACE/NAME/": where the session lives under the router's URL. The
+// front end gets it as VISI_BASE_URL (JupyterHub's service prefix).
+std::string SessionPathPrefix(const std::string& ns, const std::string& name);
+
 // The labels every Docker object of the session carries (no component).
 Labels SessionLabels(const SessionIdentity& id);
 

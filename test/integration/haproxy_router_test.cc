@@ -162,6 +162,17 @@ TEST_F(HaproxyRouterTest, EmptyBackendRoutesToTheWakeUpEndpoint) {
   EXPECT_EQ(Get("/s/alice/a/lab", "sA").body, "body=wakeup path=/s/alice/a/lab route=alice/a\n");
 }
 
+TEST_F(HaproxyRouterTest, LoginPathsReachTheWakeUpEndpointWithoutARoute) {
+  // A login link has no cookie yet: /_visi/ goes to visid, which checks the
+  // ticket itself. The route header is removed, never passed on.
+  HttpAnswer login = HttpGet(port(), "/_visi/login/alice/a?ticket=T", {"X-Visi-Route: bob/b"});
+  EXPECT_EQ(login.status, 200);
+  EXPECT_EQ(login.body, "body=wakeup path=/_visi/login/alice/a?ticket=T route=-\n");  // "-": no header
+  EXPECT_EQ(HttpGet(port(), "/_visi").status, 403);   // not under the prefix
+  EXPECT_EQ(HttpGet(port(), "/_visix/").status, 403);
+  EXPECT_EQ(a_->requests(), 0);
+}
+
 TEST_F(HaproxyRouterTest, ListRoutesReadsBackAndRestartLosesThem) {
   const Route a = MakeRoute("alice/a", "/s/alice/a/", {"sA", "sA2"}, a_->address());
   const Route b = MakeRoute("bob/b", "/s/bob/b/", {"sB"}, "");

@@ -155,7 +155,11 @@ TEST(HaproxyConfigTest, RendersTheRoutingRules) {
            "  bind 127.0.0.1:8080\n",
            "  http-request set-var(txn.visi_route) req.cook(JSESSIONID),sha2(256),hex,concat(,txn.visi_path,),"
            "map_beg(/var/lib/visi/haproxy/routes.map)\n",
-           "  http-request deny deny_status 403 unless { var(txn.visi_route) -m found }\n",
+           "  acl visi_control path_beg /_visi/\n",
+           "  http-request deny deny_status 403 unless { var(txn.visi_route) -m found } || visi_control\n",
+           "  use_backend visi_control if visi_control\n",
+           "backend visi_control\n",
+           "  server wakeup 127.0.0.1:6444\n",
            "map(/var/lib/visi/haproxy/route-prefixes.map) if FALSE\n",
            "backend visi_sessions\n",
            "  use-server %[var(txn.visi_route)] if { var(txn.visi_route) -m found }\n",

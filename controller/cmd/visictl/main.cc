@@ -8,6 +8,7 @@
 #include "controller/api/yaml_codec.h"
 #include "controller/base/duration.h"
 #include "controller/cli/commands.h"
+#include "controller/cli/open_command.h"
 #include "controller/client/config.h"
 #include "controller/client/remote_store.h"
 
@@ -108,6 +109,11 @@ int main(int argc, char** argv) {
       ->required();
   waitc->add_option("--timeout", timeout, "e.g. 30s, 5m, 1h")->capture_default_str();
 
+  auto* open = app.add_subcommand("open", "Print a one-time login URL to a session (sets its cookie, then opens it)");
+  std::string session_name;
+  open->add_option("name", session_name, "The VisiSession")->required();
+  open->add_option("-o,--output", output, "url (default: the URL alone), json or yaml");
+
   auto* config = app.add_subcommand("config", "View or change the config file");
   config->require_subcommand(1);
   auto* view = config->add_subcommand("view", "Print the config (tokens redacted)");
@@ -150,6 +156,9 @@ int main(int argc, char** argv) {
     return 1;
   }
   auto client = std::make_shared<visi::ApiClient>(*cfg);
+  if (open->parsed()) {
+    return visi::RunOpen(*client, ns.empty() ? cfg->namespace_ : ns, session_name, output, std::cout, std::cerr);
+  }
   auto store = visi::NewRemoteStore(client, visi::Scheme::Builtin());
   visi::CliContext c{store.get(), visi::Scheme::Builtin(), ns.empty() ? cfg->namespace_ : ns, all_ns,
                      &std::cout, &std::cerr};

@@ -15,19 +15,24 @@ StatusOr<std::unique_ptr<VisidControllers>> VisidControllers::Create(Store* stor
       c->event_expiry_ = std::make_unique<EventExpiry>(c->manager_.get(), opts.event_ttl);
     }
   }
-  if (!opts.sessions) return c;
-  VISI_ASSIGN_OR_RETURN(c->docker_, NewDockerClient(opts.docker));
-  c->prober_ = std::make_unique<SocketProber>();
-  // One machine for now: every session runs on the local Docker host
-  // (placement on FarmPool machines plugs in here).
-  ContainerRuntime* docker = c->docker_.get();
-  c->sessions_ = std::make_unique<SessionReconciler>(
-      c->manager_.get(), [docker](const std::string&) { return docker; }, c->prober_.get(), opts.session);
+  if (opts.sessions) {
+    VISI_ASSIGN_OR_RETURN(c->docker_, NewDockerClient(opts.docker));
+    c->prober_ = std::make_unique<SocketProber>();
+    // One machine for now: every session runs on the local Docker host
+    // (placement on FarmPool machines plugs in here).
+    ContainerRuntime* docker = c->docker_.get();
+    c->sessions_ = std::make_unique<SessionReconciler>(
+        c->manager_.get(), [docker](const std::string&) { return docker; }, c->prober_.get(), opts.session);
+  }
+  if (opts.routes) {
+    VISI_ASSIGN_OR_RETURN(c->router_, VisidRouter::Create(c->manager_.get(), opts.router));
+  }
   return c;
 }
 
 VisidControllers::~VisidControllers() {
   if (manager_) manager_->Stop();
+  router_.reset();  // before the manager its reconciler was added to
 }
 
 }  // namespace visi

@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "controller/base/statusor.h"
+#include "controller/cmd/visid/router.h"
 #include "controller/drivers/docker/docker_client.h"
 #include "controller/runtime/manager.h"
 #include "controller/store/store.h"
@@ -20,6 +21,8 @@ struct VisidControllerOptions {
   bool garbage_collector = true;
   std::chrono::seconds event_ttl{3600};  // Events older than this are deleted (0: kept)
   bool sessions = true;
+  bool routes = true;        // the route controller, HAProxy and the wake-up endpoint
+  VisidRouterOptions router;
 };
 
 // Every controller visid runs, under one manager over one store: the
@@ -32,6 +35,7 @@ class VisidControllers {
   ~VisidControllers();
 
   Manager* manager() { return manager_.get(); }
+  VisidRouter* router() { return router_.get(); }  // null without the route controller
   void Start() { manager_->Start(); }
   // Running reconciles finish; a held lease is released.
   void Stop() { manager_->Stop(); }
@@ -45,6 +49,7 @@ class VisidControllers {
   std::unique_ptr<ContainerRuntime> docker_;
   std::unique_ptr<Prober> prober_;
   std::unique_ptr<SessionReconciler> sessions_;
+  std::unique_ptr<VisidRouter> router_;
 };
 
 }  // namespace visi

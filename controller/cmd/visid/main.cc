@@ -19,6 +19,8 @@
 #include "controller/server/auth/users.h"
 #include "controller/client/remote_store.h"
 #include "controller/cmd/visid/controllers.h"
+#include "reconcilers/route/login.h"
+#include "reconcilers/route/route_reconciler.h"
 #include "reconcilers/session/cidr.h"
 #include "controller/server/conn_guard.h"
 #include "controller/server/http_server.h"
@@ -102,6 +104,9 @@ int RunControllersOnly(const std::string& kubeconfig, const visi::VisidControlle
     Log("error", "cannot set up the controllers", {{"error", controllers.status().ToString()}});
     return 2;
   }
+  if (visi::VisidRouter* r = (*controllers)->router()) {
+    Log("info", "router started", {{"url", r->url()}, {"haproxyPid", r->haproxy_pid()}});
+  }
   std::printf("controllers started against %s\n", config->server.c_str());
   std::fflush(stdout);
   Log("info", "controllers started", {{"server", config->server},
@@ -140,7 +145,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> controller_names = {"*"};
   app.add_option("--controllers", controller_names,
                  "Controllers to run, as kube-controller-manager takes them: '*' for all, a name to add one, "
-                 "-NAME to leave one out (names: garbage-collector, visisession)")
+                 "-NAME to leave one out (names: garbage-collector, visisession, visiroute)")
       ->delimiter(',')
       ->capture_default_str();
   bool no_controllers = false;
@@ -203,12 +208,50 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--event-ttl", event_ttl, "Events whose last occurrence is older than this are deleted (0s: never)")
       ->capture_default_str();
+  std::string router_dir, login_ttl = "5m";
+  bool print_haproxy_config = false;
+  app.add_option("--router-listen", copts.router.listen,
+                 "Where the router (HAProxy) takes browsers' requests, IPv4:PORT; port 0 picks one")
+      ->capture_default_str();
+  app.add_option("--router-url", copts.router.url,
+                 "The router's URL as browsers reach it, e.g. https://notebooks.example.org (default http://ROUTER-LISTEN); "
+                 "with --no-controllers, the URL login links point to");
+  app.add_option("--router-dir", router_dir,
+                 "Where the managed HAProxy keeps its config, maps and stats socket (default DATA_DIR/haproxy)");
+  app.add_option("--router-attach", copts.router.attach_dir,
+                 "Use the HAProxy an operator runs from this directory (config from --print-haproxy-config) instead of "
+                 "starting one");
+  app.add_option("--wakeup-listen", copts.router.wakeup_listen,
+                 "visid's wake-up and login endpoint behind the router, loopback IPv4:PORT; port 0 picks one")
+      ->capture_default_str();
+  app.add_flag("--print-haproxy-config", print_haproxy_config,
+               "Print the haproxy.cfg for --router-attach (with --router-listen, --wakeup-listen) and exit");
+  app.add_option("--login-ttl", login_ttl, "How long a login URL (visictl open) can be used, once")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  if (print_haproxy_config) {
+    auto text = visi::RenderAttachableConfig(copts.router);
+    if (!text.ok()) {
+      std::fprintf(stderr, "visid: %s\n", text.status().ToString().c_str());
+      return 2;
+    }
+    std::fputs(text->c_str(), stdout);
+    return 0;
+  }
+  std::chrono::seconds login_ttl_value{0};
+  if (auto d = visi::ParseDuration(login_ttl); d && *d >= std::chrono::seconds(1) && *d <= std::chrono::hours(24)) {
+    login_ttl_value = std::chrono::duration_cast<std::chrono::seconds>(*d);
+  } else {
+    std::fprintf(stderr, "visid: --login-ttl must be a duration from 1s to 24h such as 5m, got \"%s\"\n",
+                 login_ttl.c_str());
+    return 2;
+  }
   if (no_controllers) controller_names.clear();
   for (const auto& n : controller_names) {
     const std::string name = n.rfind('-', 0) == 0 ? n.substr(1) : n;
-    if (name != "*" && name != "garbage-collector" && name != "visisession") {
-      std::fprintf(stderr, "visid: --controllers: unknown controller \"%s\" (known: garbage-collector, visisession)\n",
+    if (name != "*" && name != "garbage-collector" && name != "visisession" && name != "visiroute") {
+      std::fprintf(stderr,
+                   "visid: --controllers: unknown controller \"%s\" (known: garbage-collector, visisession, visiroute)\n",
                    name.c_str());
       return 2;
     }
@@ -223,7 +266,8 @@ int main(int argc, char** argv) {
   };
   copts.garbage_collector = enabled("garbage-collector");
   copts.sessions = enabled("visisession");
-  run_controllers = copts.garbage_collector || copts.sessions;
+  copts.routes = enabled("visiroute");
+  run_controllers = copts.garbage_collector || copts.sessions || copts.routes;
   std::signal(SIGINT, [](int) { g_stop = 1; });
   std::signal(SIGTERM, [](int) { g_stop = 1; });
   std::signal(SIGPIPE, SIG_IGN);
@@ -272,7 +316,10 @@ int main(int argc, char** argv) {
                  copts.session.subnet_pool.c_str());
     return 2;
   }
-  if (!kubeconfig.empty()) return RunControllersOnly(kubeconfig, copts);
+  if (!kubeconfig.empty()) {
+    copts.router.runtime_dir = !router_dir.empty() ? router_dir : "/run/visi/router-" + copts.session.instance;
+    return RunControllersOnly(kubeconfig, copts);
+  }
   if (data_dir.empty()) {
     std::fprintf(stderr, "visid: --data-dir is required (or --kubeconfig to run only the controllers)\n");
     return 2;
@@ -313,6 +360,7 @@ int main(int argc, char** argv) {
   }
   ::chmod(data_dir.c_str(), 0700);
   data_dir = std::filesystem::absolute(data_dir).string();
+  copts.router.runtime_dir = !router_dir.empty() ? std::filesystem::absolute(router_dir).string() : data_dir + "/haproxy";
 
   visi::StoreOptions store_opts;
   store_opts.history_limit = watch_history;
@@ -385,6 +433,17 @@ int main(int argc, char** argv) {
       return m->Ready() ? std::string() : "controller caches not synced";
     };
   }
+  std::string router_url = copts.router.url;
+  if (controllers && controllers->router()) {
+    visi::VisidRouter* r = controllers->router();
+    router_url = r->url();
+    metrics.AddCollector([r] { return r->routes()->RenderMetrics(); });
+    Log("info", "router started", {{"url", r->url()}, {"haproxyPid", r->haproxy_pid()}});
+  }
+  while (!router_url.empty() && router_url.back() == '/') router_url.pop_back();
+  handler_opts.login = [s = store->get(), router_url, login_ttl_value](const std::string& ns, const std::string& name) {
+    return visi::IssueLogin(s, ns, name, router_url, login_ttl_value, visi::SystemClock::Default()->Now());
+  };
   visi::ApiHandler handler(store->get(), visi::Scheme::Builtin(), &metrics, handler_opts);
   auto server = visi::HttpServer::Start(http, &handler, &*users);
   if (!server.ok()) {

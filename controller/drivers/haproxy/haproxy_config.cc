@@ -82,7 +82,10 @@ StatusOr<std::string> RenderBaseConfig(const HaproxyConfigOptions& options) {
   c += "  http-request set-var(txn.visi_path) path\n";
   c += "  http-request set-var(txn.visi_route) req.cook(JSESSIONID),sha2(256),hex,concat(,txn.visi_path,),map_beg(" +
        routes_map + ")\n";
-  c += "  http-request deny deny_status 403 unless { var(txn.visi_route) -m found }\n";
+  c += "  # Login links (/_visi/...) carry their own one-time ticket, checked by visid.\n";
+  c += "  acl visi_control path_beg " + std::string(kControlPathPrefix) + "\n";
+  c += "  http-request deny deny_status 403 unless { var(txn.visi_route) -m found } || visi_control\n";
+  c += "  use_backend " + std::string(kControlBackend) + " if visi_control\n";
   c += "  # Never true: only keeps the prefixes map loaded for the router.\n";
   c += "  http-request set-var(txn.visi_prefix) str(),map(" + options.prefixes_map_path() + ") if FALSE\n";
   c += "  default_backend " + std::string(kSessionsBackend) + "\n";
@@ -95,6 +98,11 @@ StatusOr<std::string> RenderBaseConfig(const HaproxyConfigOptions& options) {
   c += "  balance roundrobin\n";
   c += "  http-request set-header " + std::string(kRouteHeader) + " %[var(txn.visi_route),regsub(:,/)]\n";
   c += "  use-server %[var(txn.visi_route)] if { var(txn.visi_route) -m found }\n";
+  c += "\n";
+  c += "# visid's login endpoint: the only thing reachable without a route.\n";
+  c += "backend " + std::string(kControlBackend) + "\n";
+  c += "  http-request del-header " + std::string(kRouteHeader) + "\n";
+  c += "  server wakeup " + options.wakeup_address + "\n";
   return c;
 }
 

@@ -35,6 +35,10 @@ struct HaproxyConfigOptions {
 
 // The backend that holds one dynamic server per route.
 inline constexpr char kSessionsBackend[] = "visi_sessions";
+// Paths under this prefix go to visid's login endpoint without a route (a
+// login link carries a one-time ticket instead of a cookie).
+inline constexpr char kControlPathPrefix[] = "/_visi/";
+inline constexpr char kControlBackend[] = "visi_control";
 // The request header that tells a session (and the wake-up endpoint) which
 // route HAProxy matched: "namespace/name". Set by HAProxy, never by clients.
 inline constexpr char kRouteHeader[] = "X-Visi-Route";

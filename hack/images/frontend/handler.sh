@@ -6,6 +6,7 @@
 #   POST /notes    appends a note: form field note=... (answers 303 to /)
 #                  or the raw body (answers 201 with the note)
 #   GET  /spark    what the Spark master reports about its workers
+# Each path is also served under $VISI_BASE_URL (the router's /s/NS/NAME/).
 set -u
 . /usr/lib/visi/http.sh
 
@@ -24,9 +25,9 @@ page() {
     else
       printf '<p>No notes yet.</p>\n'
     fi
-    printf '<form method="post" action="/notes">\n'
+    printf '<form method="post" action="notes">\n'
     printf '<input name="note" size="60" autofocus> <button>Save note</button>\n</form>\n'
-    printf '<p><a href="/spark">Spark cluster</a> | <a href="/notes">notes as text</a></p>\n'
+    printf '<p><a href="spark">Spark cluster</a> | <a href="notes">notes as text</a></p>\n'
     printf '</body></html>\n'
   } | http_respond '200 OK' 'text/html; charset=utf-8'
 }
@@ -70,7 +71,7 @@ add_note() {
     return
   fi
   if [ -n "$form" ]; then
-    http_text '303 See Other' 'saved' 'Location: /'
+    http_text '303 See Other' 'saved' "Location: $base"
   else
     http_text '201 Created' "$note"
   fi
@@ -94,6 +95,13 @@ if ! http_read_request; then
   http_text '400 Bad Request' 'malformed request'
   exit 0
 fi
+# Behind the router the session lives under $VISI_BASE_URL (/s/NS/NAME/), as
+# a JupyterHub single-user server lives under its service prefix: serve the
+# same pages there (links are relative) and at / for direct probes.
+base="${VISI_BASE_URL:-/}"
+case "$http_path" in
+  "$base"*) http_path="/${http_path#"$base"}" ;;
+esac
 case "$http_method $http_path" in
   'GET /healthz' | 'HEAD /healthz') http_text '200 OK' ok ;;
   'GET /' | 'HEAD /') page ;;

@@ -1,0 +1,254 @@
+#include "reconcilers/route/route_reconciler.h"
+
+#include <algorithm>
+#include <set>
+
+#include "controller/runtime/conditions.h"
+#include "controller/runtime/event_recorder.h"
+#include "reconcilers/route/activity.h"
+#include "reconcilers/route/route_desired.h"
+
+namespace visi {
+namespace {
+
+std::string LoginSessionKey(const ObjectPtr& login) {
+  if (!login->spec.is_object()) return "";
+  auto it = login->spec.find("session");
+  if (it == login->spec.end() || !it->is_string()) return "";
+  return login->metadata.namespace_ + "/" + it->get<std::string>();
+}
+
+}  // namespace
+
+RouteReconciler::RouteReconciler(Manager* manager, Router* router, RouteReconcilerOptions opts)
+    : manager_(manager), router_(router), opts_(std::move(opts)) {
+  sessions_ = manager_->InformerFor("VisiSession");
+  logins_ = manager_->InformerFor("SessionLogin");
+  controller_ = manager_->AddController({.name = "visiroute", .workers = opts_.workers}, "VisiSession",
+                                        [this](const std::string& key) { return Reconcile(key); });
+  controller_->Watches(logins_, [](const ObjectPtr& login) {
+    std::string key = LoginSessionKey(login);
+    return key.empty() ? std::vector<std::string>{} : std::vector<std::string>{key};
+  });
+  sync_thread_ = std::thread([this] { SyncLoop(); });
+}
+
+RouteReconciler::~RouteReconciler() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  changed_.notify_all();
+  sync_thread_.join();
+}
+
+std::vector<ObjectPtr> RouteReconciler::LoginsOf(const Object& session) const {
+  return logins_->ByOwner(session.metadata.uid);
+}
+
+ReconcileResult RouteReconciler::Reconcile(const std::string& key) {
+  const TimePoint now = manager_->clock()->Now();
+  ObjectPtr session = sessions_->GetByKey(key);
+  std::vector<ObjectPtr> logins = session ? LoginsOf(*session) : std::vector<ObjectPtr>{};
+  std::optional<Route> desired = session ? DesiredRoute(*session, logins) : std::nullopt;
+
+  std::optional<Route> have;
+  {
+    std::unique_lock lock(mu_);
+    if (!observed_valid_) {
+      lock.unlock();
+      if (!ReadRoutes()) return ReconcileResult::Error(UnavailableError("the router does not answer"));
+      lock.lock();
+    }
+    if (auto it = observed_.find(key); it != observed_.end()) have = it->second;
+  }
+
+  RouteOutcome outcome;
+  outcome.route = desired;
+  if (!desired && have) {
+    Status s = router_->RemoveRoute(key);
+    if (!s.ok() && s.code() != Code::kNotFound) {
+      ++apply_errors_;
+      return ReconcileResult::Error(s);
+    }
+    ++removes_;
+    std::lock_guard lock(mu_);
+    observed_.erase(key);
+  } else if (desired && (!have || *have != *desired)) {
+    Status s = router_->ApplyRoute(*desired);
+    if (s.ok()) {
+      ++applies_;
+      std::lock_guard lock(mu_);
+      observed_[key] = *desired;
+      changed_.notify_all();
+    } else {
+      ++apply_errors_;
+      if (s.code() == Code::kUnavailable || !session) return ReconcileResult::Error(s);
+      outcome.error_reason = s.code() == Code::kAlreadyExists ? "PrefixConflict"
+                             : s.code() == Code::kInvalid     ? "RouteInvalid"
+                                                              : "RouterError";
+      outcome.error_message = s.message();
+    }
+  }
+  if (!session) return ReconcileResult::Done();
+
+  // Expired tickets nobody used, and logins beyond what a route holds.
+  for (const auto& stale : StaleLogins(*session, logins, now)) {
+    Preconditions pre;
+    pre.uid = stale->metadata.uid;
+    auto d = manager_->store()->Delete("SessionLogin", stale->metadata.namespace_, stale->metadata.name, pre);
+    if (!d.ok() && d.status().code() != Code::kNotFound && d.status().code() != Code::kConflict) {
+      return ReconcileResult::Error(d.status());
+    }
+  }
+
+  Json status = session->status;
+  std::optional<RouteStats> stats;
+  {
+    std::lock_guard lock(mu_);
+    if (stats_valid_) {
+      auto it = stats_.find(key);
+      if (it != stats_.end()) stats = it->second;
+    }
+  }
+  bool changed = SetRouteStatus(&status, *session, outcome, opts_.router_url, now);
+  if (!session->metadata.deletion_timestamp) changed |= SetActivityStatus(&status, *session, stats, now);
+  if (changed) {
+    const Json* before = FindCondition(session->status, "Idle");
+    const bool was_idle = before && before->value("status", "") == "True";
+    Object o = *session;
+    o.status = std::move(status);
+    auto w = manager_->store()->UpdateStatus(o);
+    if (!w.ok()) return ReconcileResult::Error(w.status());
+    const Json* after = FindCondition((*w)->status, "Idle");
+    if (!was_idle && after && after->value("status", "") == "True") {
+      (void)manager_->events()->Record(**w, EventSeverity::kNormal, "Idle", after->value("message", ""));
+    }
+  }
+  if (!outcome.error_reason.empty()) return ReconcileResult::RequeueAfter(std::chrono::seconds(30));
+  // An unredeemed ticket is deleted when it expires.
+  std::optional<TimePoint> next;
+  for (const auto& l : logins) {
+    if (l->status.is_object() && l->status.contains("redeemedTime")) continue;
+    auto t = ParseRfc3339(l->spec.value("expiresTime", ""));
+    if (t && (!next || *t < *next)) next = *t;
+  }
+  if (next) return ReconcileResult::RequeueAfter(std::max<std::chrono::nanoseconds>(*next - now, std::chrono::seconds(1)));
+  return ReconcileResult::Done();
+}
+
+bool RouteReconciler::ReadRoutes() {
+  auto listed = router_->ListRoutes();
+  if (!listed.ok()) {
+    router_up_ = false;
+    std::lock_guard lock(mu_);
+    observed_valid_ = false;
+    return false;
+  }
+  router_up_ = true;
+  std::map<std::string, Route> observed;
+  for (auto& r : *listed) observed[r.key] = std::move(r);
+  std::lock_guard lock(mu_);
+  observed_ = std::move(observed);
+  observed_valid_ = true;
+  changed_.notify_all();
+  return true;
+}
+
+void RouteReconciler::SyncOnce(bool activity) {
+  if (!ReadRoutes() && opts_.ensure_router && opts_.ensure_router().ok()) {
+    ++router_restarts_;
+    ReadRoutes();
+  }
+  if (!controller_->running()) return;
+  std::vector<ObjectPtr> sessions = sessions_->List();
+  std::vector<std::string> enqueue;
+  std::set<std::string> wanted;
+  std::map<std::string, RouteStats> stats;
+  bool stats_ok = false;
+  if (activity) {
+    if (auto s = router_->Stats(); s.ok()) {
+      for (auto& r : *s) stats[r.key] = std::move(r);
+      stats_ok = true;
+    }
+  }
+  const TimePoint now = manager_->clock()->Now();
+  {
+    std::lock_guard lock(mu_);
+    if (activity) {
+      stats_ = stats;
+      stats_valid_ = stats_ok;
+    }
+    if (!observed_valid_) return;
+    for (const auto& s : sessions) {
+      const std::string key = s->metadata.namespace_ + "/" + s->metadata.name;
+      wanted.insert(key);
+      std::optional<Route> desired = DesiredRoute(*s, LoginsOf(*s));
+      auto it = observed_.find(key);
+      const bool differs = desired ? (it == observed_.end() || it->second != *desired) : it != observed_.end();
+      bool stale_status = false;
+      if (activity && stats_ok && !s->metadata.deletion_timestamp) {
+        Json status = s->status;
+        auto st = stats.find(key);
+        stale_status = SetActivityStatus(&status, *s, st == stats.end() ? std::nullopt : std::optional(st->second), now);
+      }
+      if (differs || stale_status) enqueue.push_back(key);
+    }
+    for (const auto& [key, route] : observed_) {
+      if (!wanted.count(key)) enqueue.push_back(key);
+    }
+  }
+  for (const auto& key : enqueue) controller_->Enqueue(key);
+}
+
+void RouteReconciler::SyncLoop() {
+  auto next_activity = std::chrono::steady_clock::now();
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    changed_.wait_for(lock, opts_.sync_period, [&] { return stopping_; });
+    if (stopping_) break;
+    lock.unlock();
+    const bool activity = std::chrono::steady_clock::now() >= next_activity;
+    if (activity) next_activity = std::chrono::steady_clock::now() + opts_.activity_period;
+    SyncOnce(activity);
+    lock.lock();
+  }
+}
+
+bool RouteReconciler::WaitForLogin(const std::string& key, const std::string& cookie_hash,
+                                   std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mu_);
+  return changed_.wait_for(lock, timeout, [&] {
+    if (stopping_) return true;
+    auto it = observed_.find(key);
+    if (it == observed_.end()) return false;
+    const auto& hashes = it->second.cookie_hashes;
+    return std::find(hashes.begin(), hashes.end(), cookie_hash) != hashes.end();
+  }) && !stopping_;
+}
+
+std::string RouteReconciler::RenderMetrics() const {
+  size_t routes = 0;
+  {
+    std::lock_guard lock(mu_);
+    routes = observed_.size();
+  }
+  std::string m;
+  m += "# HELP visi_router_up Whether the router (HAProxy) answered its last read-back.\n";
+  m += "# TYPE visi_router_up gauge\n";
+  m += "visi_router_up " + std::to_string(router_up_ ? 1 : 0) + "\n";
+  m += "# HELP visi_router_routes Routes the router held at its last read-back.\n";
+  m += "# TYPE visi_router_routes gauge\n";
+  m += "visi_router_routes " + std::to_string(routes) + "\n";
+  m += "# HELP visi_router_restarts_total Times the router did not answer and was started again.\n";
+  m += "# TYPE visi_router_restarts_total counter\n";
+  m += "visi_router_restarts_total " + std::to_string(router_restarts_.load()) + "\n";
+  m += "# HELP visi_router_route_changes_total Routes applied or removed, by result.\n";
+  m += "# TYPE visi_router_route_changes_total counter\n";
+  m += "visi_router_route_changes_total{op=\"apply\",result=\"ok\"} " + std::to_string(applies_.load()) + "\n";
+  m += "visi_router_route_changes_total{op=\"remove\",result=\"ok\"} " + std::to_string(removes_.load()) + "\n";
+  m += "visi_router_route_changes_total{op=\"any\",result=\"error\"} " + std::to_string(apply_errors_.load()) + "\n";
+  return m;
+}
+
+}  // namespace visi
