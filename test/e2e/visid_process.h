@@ -110,6 +110,7 @@ class VisidProcess {
   const std::string& url() const { return url_; }
   const std::string& dir() const { return dir_; }
   std::string config_path() const { return dir_ + "/visictl.conf"; }
+  const std::string& log_path() const { return log_; }
 
  private:
   std::string dir_, log_, url_;

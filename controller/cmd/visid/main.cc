@@ -228,7 +228,24 @@ int main(int argc, char** argv) {
                "Print the haproxy.cfg for --router-attach (with --router-listen, --wakeup-listen) and exit");
   app.add_option("--login-ttl", login_ttl, "How long a login URL (visictl open) can be used, once")
       ->capture_default_str();
+  std::string router_sync = "1s", router_activity = "5s";
+  app.add_option("--router-sync", router_sync,
+                 "How often HAProxy's routes are read back and repaired (after a restart: all of them)")
+      ->capture_default_str();
+  app.add_option("--router-activity", router_activity,
+                 "How often HAProxy's per-route counters are read for lastActivityTime and Idle")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  for (auto [flag, text, out] : {std::tuple{"--router-sync", &router_sync, &copts.router.sync_period},
+                                 std::tuple{"--router-activity", &router_activity, &copts.router.activity_period}}) {
+    auto d = visi::ParseDuration(*text);
+    if (!d || d->count() < 100 || *d > std::chrono::hours(1)) {
+      std::fprintf(stderr, "visid: %s must be a duration from 100ms to 1h such as 5s, got \"%s\"\n", flag,
+                   text->c_str());
+      return 2;
+    }
+    *out = *d;
+  }
   if (print_haproxy_config) {
     auto text = visi::RenderAttachableConfig(copts.router);
     if (!text.ok()) {

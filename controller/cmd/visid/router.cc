@@ -71,6 +71,8 @@ StatusOr<std::unique_ptr<VisidRouter>> VisidRouter::Create(Manager* manager, Vis
 
   RouteReconcilerOptions ro;
   ro.router_url = r->url_;
+  ro.sync_period = opts.sync_period;
+  ro.activity_period = opts.activity_period;
   if (r->haproxy_) {
     ManagedHaproxy* h = r->haproxy_.get();
     // Only the sync thread calls this once HAProxy runs: one owner.

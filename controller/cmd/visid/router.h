@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -23,6 +24,8 @@ struct VisidRouterOptions {
   std::string attach_dir;
   std::string url;                           // what browsers open; default http://LISTEN
   std::string wakeup_listen = "127.0.0.1:0"; // visid's wake-up endpoint (loopback, plain HTTP)
+  std::chrono::milliseconds sync_period{1000};      // HAProxy's routes read back and repaired
+  std::chrono::milliseconds activity_period{5000};  // HAProxy's counters read for activity and Idle
 };
 
 // The router side of visid: the HAProxy (managed or attached), the route
