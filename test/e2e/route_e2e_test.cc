@@ -10,6 +10,7 @@
 #include <regex>
 
 #include "controller/drivers/docker/docker_client.h"
+#include "controller/drivers/haproxy/managed_haproxy.h"
 #include "test/e2e/unix_socket_proxy.h"
 #include "test/e2e/visid_process.h"
 #include "test/integration/loopback_http.h"
@@ -29,6 +30,15 @@ std::string SessionJson(const std::string& ns, const std::string& name, const Js
             {"spec", {{"user", ns}, {"spark", {{"workers", 0}}}}}};
   j["spec"].merge_patch(extra_spec);
   return j.dump();
+}
+
+// Runs and is not a zombie (an orphan whose reaper has not come by yet).
+bool ProcessRuns(int pid) {
+  if (::kill(pid, 0) != 0) return false;
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  size_t paren = text.rfind(')');
+  return paren == std::string::npos || paren + 2 >= text.size() || text[paren + 2] != 'Z';
 }
 
 // What a login URL gives a browser: the cookie, from the 303's Set-Cookie.
@@ -53,13 +63,18 @@ class RouteE2eTest : public ::testing::Test {
     proxy_ = std::make_unique<UnixSocketProxy>(visid_.dir() + "/docker.sock", "/var/run/docker.sock");
     ASSERT_TRUE(proxy_->Start());
     alice_token_ = visid_.AddUser("alice", {"alice"});  // users are read at start
-    ASSERT_TRUE(visid_.Start({"--controllers", "*", "--instance", instance_, "--subnet-pool", pool_,
-                              "--session-resync", "500ms", "--docker-host", "unix://" + visid_.dir() + "/docker.sock",
-                              "--router-listen", "127.0.0.1:0", "--router-sync", "300ms", "--router-activity",
-                              "300ms", "--lease-duration", "2s", "--renew-deadline", "1500ms", "--retry-period",
-                              "250ms"}));
+    router_listen_ = "127.0.0.1:" + std::to_string(PickFreePort("127.0.0.1"));
+    ASSERT_TRUE(StartVisid());
+  }
+  bool StartVisid() {
+    if (!visid_.Start({"--controllers", "*", "--instance", instance_, "--subnet-pool", pool_, "--session-resync",
+                       "500ms", "--docker-host", "unix://" + visid_.dir() + "/docker.sock", "--router-listen",
+                       router_listen_, "--router-sync", "300ms", "--router-activity", "300ms", "--lease-duration",
+                       "2s", "--renew-deadline", "1500ms", "--retry-period", "250ms"})) {
+      return false;
+    }
     admin_ = std::make_unique<ApiClient>(visid_.AdminConfig());
-    ASSERT_TRUE(Eventually([&] { return ReadRouterLog(); }, std::chrono::seconds(10)));
+    return Eventually([&] { return ReadRouterLog(); }, std::chrono::seconds(10));
   }
   void TearDown() override {
     visid_.Stop();
@@ -146,7 +161,7 @@ class RouteE2eTest : public ::testing::Test {
   std::unique_ptr<ContainerRuntime> docker_;
   std::unique_ptr<UnixSocketProxy> proxy_;
   std::unique_ptr<ApiClient> admin_;
-  std::string alice_token_;
+  std::string alice_token_, router_listen_;
   int router_port_ = 0;
   int haproxy_pid_ = 0;
 };
@@ -243,6 +258,24 @@ TEST_F(RouteE2eTest, RouteChangesKeepOpenConnectionsAndHaproxyRestartsRestoreRou
   EXPECT_EQ(Through("/s/alice/nb/healthz", "").status, 403);
   auto metrics = admin_->Request("GET", "/metrics");
   EXPECT_NE(metrics.body.find("visi_router_restarts_total 1"), std::string::npos) << metrics.body;
+}
+
+TEST_F(RouteE2eTest, VisidKilledAndRestartedKeepsLoginsAndRoutes) {
+  CreateSession("alice", "nb");
+  ASSERT_TRUE(Eventually([&] { return Routed("alice", "nb"); }, kReadyWithin)) << Get("alice", "nb").dump(2);
+  LoginResult a = FollowLogin(LoginUrl(*admin_, "alice", "nb"));
+  ASSERT_EQ(Through("/s/alice/nb/healthz", a.cookie).body, "ok\n");
+  const int old_haproxy = haproxy_pid_;
+
+  // SIGKILL: visid's HAProxy (in its own process group) outlives it. The
+  // next visid replaces it on the same port and re-applies every route.
+  visid_.Kill();
+  ASSERT_TRUE(StartVisid());
+  EXPECT_NE(haproxy_pid_, old_haproxy);
+  EXPECT_FALSE(ProcessRuns(old_haproxy)) << "the stale HAProxy was stopped";
+  ASSERT_TRUE(Eventually([&] { return Through("/s/alice/nb/healthz", a.cookie).body == "ok\n"; },
+                         std::chrono::seconds(30)));
+  EXPECT_EQ(Through("/s/alice/nb/healthz", "").status, 403);
 }
 
 TEST_F(RouteE2eTest, WakeUpPageStartsASuspendedSession) {

@@ -1,6 +1,6 @@
 // VisiSessions on a real dockerd, through a real visid: lifecycle, drift
 // repair, scaling, adoption after a restart, isolation between sessions, the
-// daemon going away and coming back, bad specs. Every Docker object carries
+// daemon going away and coming back, bad specs, suspend and resume. Every Docker object carries
 // this run's visi.dev/instance label; the fixture removes them all.
 #include <gtest/gtest.h>
 
@@ -228,6 +228,67 @@ TEST_F(SessionDockerTest, DaemonStoppedAndStartedAgain) {
   EXPECT_NE(Get("nb")["status"]["message"].get<std::string>().find("Docker daemon"), std::string::npos);
   ASSERT_TRUE(proxy_->Start());
   ASSERT_TRUE(Eventually([&] { return Ready("nb"); }, kReadyWithin)) << "recovers by itself";
+}
+
+// spec.suspend: the containers go, the network and subnet stay; false again
+// starts the session on the same network and subnet.
+TEST_F(SessionDockerTest, SuspendRemovesTheContainersAndResumeKeepsTheSubnet) {
+  const std::string uid = Create(SessionJson("nb", 1));
+  ASSERT_TRUE(Eventually([&] { return Ready("nb"); }, kReadyWithin)) << Get("nb").dump(2);
+  const Json before = Get("nb")["status"];
+  const std::string subnet = before["subnet"];
+  const Labels of_session = {{"visi.dev/session-uid", uid}};
+  ASSERT_EQ(Containers(of_session).size(), 3u);
+  auto nets = docker_->ListNetworks(of_session);
+  ASSERT_TRUE(nets.ok());
+  ASSERT_EQ(nets->size(), 1u);
+  const std::string network_id = (*nets)[0].id;
+  auto patch = [&](bool suspend) {
+    auto p = admin_->Request("PATCH", kSessions + "/nb", Json{{"spec", {{"suspend", suspend}}}}.dump(),
+                             "application/merge-patch+json");
+    EXPECT_EQ(p.code, 200) << p.body;
+  };
+
+  patch(true);
+  ASSERT_TRUE(Eventually([&] { return Get("nb")["status"].value("phase", "") == "Suspended"; }, kReadyWithin))
+      << Get("nb")["status"].dump(2);
+  EXPECT_TRUE(Containers(of_session).empty()) << "every container of the session is gone";
+  nets = docker_->ListNetworks(of_session);
+  ASSERT_TRUE(nets.ok());
+  ASSERT_EQ(nets->size(), 1u) << "the network is kept";
+  EXPECT_EQ((*nets)[0].id, network_id);
+  EXPECT_EQ((*nets)[0].subnet, subnet);
+  Json st = Get("nb")["status"];
+  EXPECT_EQ(Condition("nb", "Suspended", "status"), "True");
+  EXPECT_EQ(Condition("nb", "Suspended"), "SuspendRequested");
+  EXPECT_EQ(Condition("nb", "Ready"), "Suspended");
+  EXPECT_EQ(Condition("nb", "ContainersReady"), "Suspended");
+  EXPECT_TRUE(st.contains("suspendedTime"));
+  EXPECT_EQ(st["components"], Json::array());
+  EXPECT_FALSE(st.contains("frontEndAddress"));
+  EXPECT_FALSE(st.contains("sparkMasterAddress"));
+  EXPECT_EQ(st["subnet"], subnet);
+  std::string claim = subnet;
+  std::replace(claim.begin(), claim.end(), '.', '-');
+  std::replace(claim.begin(), claim.end(), '/', '-');
+  EXPECT_EQ(admin_->Request("GET", "/apis/visi.dev/v1alpha1/subnetclaims/" + claim).code, 200) << "the claim is kept";
+
+  patch(false);
+  ASSERT_TRUE(Eventually([&] { return Ready("nb"); }, kReadyWithin)) << Get("nb").dump(2);
+  Json after = Get("nb")["status"];
+  EXPECT_EQ(after["phase"], "Running");
+  EXPECT_EQ(after["subnet"], subnet) << "the same subnet";
+  EXPECT_EQ(Condition("nb", "Suspended"), "Resumed");
+  EXPECT_EQ(Condition("nb", "Suspended", "status"), "False");
+  EXPECT_GE(after["startedTime"].get<std::string>(), st["suspendedTime"].get<std::string>()) << "started at the resume";
+  EXPECT_EQ(RunningOf(uid), 3u);
+  nets = docker_->ListNetworks(of_session);
+  ASSERT_TRUE(nets.ok());
+  ASSERT_EQ(nets->size(), 1u);
+  EXPECT_EQ((*nets)[0].id, network_id) << "the same network";
+  const std::string fe = after["frontEndAddress"];
+  EXPECT_EQ(fe.rfind(subnet.substr(0, subnet.rfind('.') + 1), 0), 0u) << fe << " is on " << subnet;
+  EXPECT_EQ(HttpGet(fe, "/healthz"), "ok\n");
 }
 
 TEST_F(SessionDockerTest, BadSpecsEndInClearConditions) {

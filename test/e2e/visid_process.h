@@ -101,6 +101,15 @@ class VisidProcess {
     pid_ = -1;
   }
 
+  // SIGKILL: no clean-up at all, as a crash.
+  void Kill() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGKILL);
+    int status;
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+  }
+
   ClientConfig AdminConfig() const { return *LoadClientConfig(dir_ + "/visictl.conf"); }
   ClientConfig ConfigWithToken(const std::string& token) const {
     ClientConfig c = AdminConfig();

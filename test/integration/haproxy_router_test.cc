@@ -357,5 +357,24 @@ TEST_F(HaproxyRouterTest, StoppedHaproxyIsUnavailable) {
   EXPECT_EQ(haproxy_->Start().code(), Code::kAlreadyExists);
 }
 
+TEST_F(HaproxyRouterTest, AnHaproxyLeftByAKilledOwnerIsReplaced) {
+  // A second owner of the same runtime dir and port (visid restarted after
+  // a SIGKILL left its HAProxy running) stops the stale one and serves.
+  const pid_t stale = haproxy_->pid();
+  ManagedHaproxyOptions options;
+  options.binary = kHaproxy;
+  options.config = haproxy_->config();
+  ManagedHaproxy successor(options);
+  ASSERT_OK(successor.Start());
+  EXPECT_NE(successor.pid(), stale);
+  EXPECT_FALSE(haproxy_->Running());  // reaped: it was this process's child
+  EXPECT_EQ(successor.config().bind_port, haproxy_->config().bind_port);
+  auto router = HaproxyRouter::Create(successor.config());
+  ASSERT_TRUE(router.ok());
+  ASSERT_OK((*router)->ApplyRoute(MakeRoute("alice/a", "/s/alice/a/", {"sA"}, a_->address())));
+  EXPECT_EQ(Get("/s/alice/a/x", "sA").status, 200);
+  ASSERT_OK(successor.Stop());
+}
+
 }  // namespace
 }  // namespace visi::testing

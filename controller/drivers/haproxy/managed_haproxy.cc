@@ -9,10 +9,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <thread>
 #include <vector>
@@ -112,7 +114,44 @@ Status ManagedHaproxy::Start() {
   return last;
 }
 
+namespace {
+
+// Runs, and is not a zombie waiting for its parent to reap it.
+bool Alive(pid_t pid) {
+  if (::kill(pid, 0) != 0) return false;
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  size_t paren = text.rfind(')');
+  return paren == std::string::npos || paren + 2 >= text.size() || text[paren + 2] != 'Z';
+}
+
+}  // namespace
+
+void ManagedHaproxy::StopStale() const {
+  const std::string pid_path = options_.config.runtime_dir + "/haproxy.pid";
+  std::ifstream in(pid_path);
+  long stale = 0;
+  if (!(in >> stale) || stale <= 1) return;
+  // Only the HAProxy an earlier owner started from this very config.
+  std::ifstream cmd("/proc/" + std::to_string(stale) + "/cmdline", std::ios::binary);
+  std::string cmdline((std::istreambuf_iterator<char>(cmd)), std::istreambuf_iterator<char>());
+  std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+  if (cmdline.find("haproxy") == std::string::npos ||
+      cmdline.find(" -f " + options_.config.config_path()) == std::string::npos) {
+    return;
+  }
+  const pid_t pid = static_cast<pid_t>(stale);
+  ::kill(pid, SIGTERM);
+  const auto deadline = SteadyClock::now() + options_.stop_timeout;
+  while (Alive(pid) && SteadyClock::now() < deadline) std::this_thread::sleep_for(kPollInterval);
+  if (Alive(pid)) ::kill(pid, SIGKILL);
+  for (int i = 0; i < 100 && Alive(pid); ++i) std::this_thread::sleep_for(kPollInterval);
+}
+
 Status ManagedHaproxy::StartOnce(bool* port_taken) {
+  // An HAProxy left by an owner that was killed (it runs in its own process
+  // group, so it outlives visid): stopped, so that its port is free again.
+  StopStale();
   VISI_RETURN_IF_ERROR(WriteFiles());
   const HaproxyConfigOptions& config = options_.config;
 
@@ -149,6 +188,7 @@ Status ManagedHaproxy::StartOnce(bool* port_taken) {
   posix_spawnattr_destroy(&attr);
   if (rc != 0) return InternalError("cannot start " + options_.binary + ": " + std::strerror(rc));
   pid_ = pid;
+  (void)WriteFile(config.runtime_dir + "/haproxy.pid", std::to_string(pid) + "\n");
 
   Status serving = WaitUntilServing();
   if (serving.ok()) return serving;

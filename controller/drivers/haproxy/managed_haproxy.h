@@ -62,6 +62,9 @@ class ManagedHaproxy {
 
  private:
   Status WriteFiles() const;
+  // Stops the HAProxy an earlier owner of this runtime dir left running
+  // (runtime_dir/haproxy.pid, checked against /proc/PID/cmdline).
+  void StopStale() const;
   // One attempt; kUnavailable with `port_taken` set when the bind failed.
   Status StartOnce(bool* port_taken);
   Status WaitUntilServing();
