@@ -111,4 +111,10 @@ std::vector<SessionAction> PlanTeardown(const ObservedSession& observed) {
   return out;
 }
 
+std::vector<SessionAction> PlanSuspend(const ObservedSession& observed) {
+  std::vector<SessionAction> out;
+  for (const auto& c : observed.containers) out.push_back(Act(Type::kRemoveContainer, c.name, "session suspended"));
+  return out;
+}
+
 }  // namespace visi

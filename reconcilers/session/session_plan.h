@@ -37,6 +37,11 @@ std::vector<SessionAction> PlanSession(const DesiredSession& desired, const Obse
 // Everything goes: containers, then networks.
 std::vector<SessionAction> PlanTeardown(const ObservedSession& observed);
 
+// spec.suspend: every container goes (stopped with the grace, then removed),
+// the networks stay, so a resume is quick and keeps its subnet. There is no
+// snapshot yet: what the containers held is lost.
+std::vector<SessionAction> PlanSuspend(const ObservedSession& observed);
+
 const char* ActionName(SessionAction::Type t);
 
 }  // namespace visi

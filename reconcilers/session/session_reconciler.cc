@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <future>
 
+#include "controller/runtime/conditions.h"
 #include "controller/runtime/event_recorder.h"
 #include "controller/runtime/ownership.h"
 #include "reconcilers/session/session_desired.h"
@@ -52,11 +53,16 @@ SessionReconciler::SessionReconciler(Manager* manager, RuntimeForMachine runtime
 
 SessionReconciler::~SessionReconciler() = default;
 
-Status SessionReconciler::WriteStatus(const ObjectPtr& session, const Json& status) {
-  if (session->status == status) return OkStatus();
+Status SessionReconciler::WriteStatus(const ObjectPtr& session, const Json& status, ObjectPtr* written) {
+  if (session->status == status) {
+    if (written) *written = session;
+    return OkStatus();
+  }
   Object o = *session;
   o.status = status;
-  return manager_->store()->UpdateStatus(std::move(o)).status();
+  auto w = manager_->store()->UpdateStatus(std::move(o));
+  if (w.ok() && written) *written = *w;
+  return w.status();
 }
 
 Status SessionReconciler::Execute(ContainerRuntime* rt, const ObjectPtr& session,
@@ -254,6 +260,20 @@ ReconcileResult SessionReconciler::Reconcile(const std::string& key) {
   SessionObservation obs;
   obs.machine = opts_.machine;
   int start_timeout = 300;
+  // Events for the Suspended condition's transitions, once `status` is written.
+  auto record_suspend_events = [&](const Json& status) {
+    const Json* before = FindCondition(s->status, "Suspended");
+    const Json* after = FindCondition(status, "Suspended");
+    if (!after || (before && before->value("reason", "") == after->value("reason", ""))) return;
+    if (StatusIsSuspended(status)) {
+      (void)manager_->events()->Record(
+          *s, EventSeverity::kNormal, "Suspended",
+          std::string("containers removed") + (obs.network_ready ? "; network " + obs.network + " kept" : "") +
+              " (no snapshot yet: container state is discarded)");
+    } else if (after->value("reason", "") == "Resumed") {
+      (void)manager_->events()->Record(*s, EventSeverity::kNormal, "Resumed", "spec.suspend is false: starting again");
+    }
+  };
   // A stop that cannot go on: the status says why, and the next look is
   // `after` from now (no hot loop, no exponential wait for a daemon restart).
   auto blocked = [&](const std::string& reason, const std::string& message, std::chrono::milliseconds after,
@@ -262,9 +282,9 @@ ReconcileResult SessionReconciler::Reconcile(const std::string& key) {
     obs.blocked_message = message;
     obs.blocked_condition = condition;
     const bool changed = StatusString(s->status, "message") != message;
-    if (Status w = WriteStatus(s, BuildSessionStatus(*s, obs, now, start_timeout)); !w.ok()) {
-      return ReconcileResult::Error(w);
-    }
+    Json status = BuildSessionStatus(*s, obs, now, start_timeout);
+    if (Status w = WriteStatus(s, status); !w.ok()) return ReconcileResult::Error(w);
+    record_suspend_events(status);
     if (changed) (void)manager_->events()->Record(*s, EventSeverity::kWarning, reason, message);
     return ReconcileResult::RequeueAfter(after);
   };
@@ -275,6 +295,7 @@ ReconcileResult SessionReconciler::Reconcile(const std::string& key) {
     return ReconcileResult::Terminal(spec.status());
   }
   start_timeout = spec->start_timeout_seconds;
+  obs.suspend = spec->suspend;
   obs.frontend_port = spec->frontend_port;
   obs.master_port = spec->master_port;
 
@@ -294,6 +315,39 @@ ReconcileResult SessionReconciler::Reconcile(const std::string& key) {
   if (!networks.ok()) return docker_down(networks.status());
   seen.containers = std::move(*containers);
   seen.networks = std::move(*networks);
+
+  // Suspend: the containers go, the network and the subnet claim stay, so a
+  // resume is quick and keeps its subnet. No snapshot yet: their state is lost.
+  if (spec->suspend) {
+    auto held = subnets_->Held(id.uid);
+    if (!held.ok()) return ReconcileResult::Error(held.status());
+    obs.subnet = held->value_or("");
+    if (!obs.subnet.empty()) obs.network = SessionNetworkName(id);
+    for (const auto& n : seen.networks) {
+      if (!obs.network.empty() && n.name == obs.network && n.subnet == obs.subnet) obs.network_ready = true;
+    }
+    obs.containers_left = static_cast<int>(seen.containers.size());
+    if (!seen.containers.empty()) {
+      // Say Suspending first: each removal may wait out the stop grace.
+      if (Status w = WriteStatus(s, BuildSessionStatus(*s, obs, now, start_timeout), &s); !w.ok()) {
+        return ReconcileResult::Error(w);
+      }
+      if (Status e = Execute(rt, s, PlanSuspend(seen)); !e.ok()) {
+        if (e.code() == Code::kUnavailable || e.code() == Code::kDeadlineExceeded) return docker_down(e);
+        return blocked("ActionFailed", e.message(), opts_.probe_interval * 5);
+      }
+      ForgetRestarts(SessionNetworkName(id) + "-");  // a resume starts its containers afresh
+      auto again = rt->ListContainers(sel);
+      if (!again.ok()) return docker_down(again.status());
+      obs.containers_left = static_cast<int>(again->size());
+    }
+    // The clock again: the removals may have taken the stop grace.
+    Json status = BuildSessionStatus(*s, obs, manager_->clock()->Now(), start_timeout);
+    if (Status w = WriteStatus(s, status); !w.ok()) return ReconcileResult::Error(w);
+    record_suspend_events(status);
+    if (obs.containers_left > 0) return ReconcileResult::RequeueAfter(opts_.probe_interval);
+    return ReconcileResult::RequeueAfter(opts_.resync);
+  }
 
   // The subnet: the one held, or a new claim avoiding the host's other networks.
   auto held = subnets_->Held(id.uid);
@@ -395,6 +449,7 @@ ReconcileResult SessionReconciler::Reconcile(const std::string& key) {
   Json status = BuildSessionStatus(*s, obs, now, start_timeout);
   const bool ready = StatusIsReady(status);
   if (Status w = WriteStatus(s, status); !w.ok()) return ReconcileResult::Error(w);
+  record_suspend_events(status);
   if (ready && !was_ready) {
     (void)manager_->events()->Record(*s, EventSeverity::kNormal, "Ready",
                                      "front end at " + StatusString(status, "frontEndAddress") + ", Spark master at " +

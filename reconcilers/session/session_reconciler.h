@@ -53,8 +53,9 @@ class SessionReconciler {
   // them): a session deleted while no visid ran, its finalizer stripped by
   // hand. Everything labelled with their uid goes, then the claim.
   Status CleanUpEarlierIncarnations(const std::string& ns, const std::string& name, const std::string& cached_uid);
-  // Writes `status` through the status subresource when it changed.
-  Status WriteStatus(const ObjectPtr& session, const Json& status);
+  // Writes `status` through the status subresource when it changed; the
+  // object as stored after that goes to `written` (when given).
+  Status WriteStatus(const ObjectPtr& session, const Json& status, ObjectPtr* written = nullptr);
   // Executes the plan; returns the first error (with the action named).
   Status Execute(ContainerRuntime* rt, const ObjectPtr& session, const std::vector<struct SessionAction>& plan);
 

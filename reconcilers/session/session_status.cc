@@ -11,11 +11,62 @@ std::string StatusString(const Json& status, const char* key) {
   return it != status.end() && it->is_string() ? it->get<std::string>() : "";
 }
 
-bool StatusIsReady(const Json& status) {
+namespace {
+
+bool ConditionIsTrue(const Json& status, const char* type) {
   if (!status.is_object()) return false;
-  const Json* c = FindCondition(status, "Ready");
+  const Json* c = FindCondition(status, type);
   return c && c->value("status", "") == "True";
 }
+
+// The status of a session whose spec says suspend: nothing runs, so there
+// are no components and no addresses to route to, and no start deadline.
+void SetSuspendStatus(Json* status, const SessionObservation& obs, TimePoint now, int64_t gen) {
+  auto cond = [&](const std::string& type, bool ok, const std::string& reason, const std::string& message) {
+    SetCondition(status, {type, ok ? "True" : "False", reason, message, gen}, now);
+  };
+  const bool was_suspended = StatusIsSuspended(*status);
+  (*status)["components"] = Json::array();
+  (*status)["readyWorkers"] = 0;
+  status->erase("frontEndAddress");
+  status->erase("sparkMasterAddress");
+  std::string phase, message;
+  if (!obs.blocked_reason.empty()) {
+    // Docker cannot be asked (or refused a removal). A session already
+    // suspended stays so: nothing starts its containers. One on its way
+    // stays Suspending and says what stops it.
+    cond("ContainersReady", false, obs.blocked_reason, obs.blocked_message);
+    if (!was_suspended) {
+      cond("Suspended", false, "Suspending", obs.blocked_message);
+      cond("Ready", false, "Suspending", obs.blocked_message);
+    }
+    phase = was_suspended ? "Suspended" : "Suspending";
+    message = obs.blocked_message;
+  } else if (obs.containers_left > 0) {
+    message = "suspending: removing " + std::to_string(obs.containers_left) +
+              " containers (until snapshots land, suspend discards container state)";
+    cond("ContainersReady", false, "Suspending", message);
+    cond("Suspended", false, "Suspending", message);
+    cond("Ready", false, "Suspending", message);
+    phase = "Suspending";
+  } else {
+    message = "suspended: spec.suspend is true; set it to false to resume";
+    cond("ContainersReady", false, "Suspended", "no containers while suspended");
+    cond("Suspended", true, "SuspendRequested",
+         "containers removed, network and subnet kept (until snapshots land, suspend discards container state)");
+    cond("Ready", false, "Suspended", message);
+    if (!was_suspended || !status->contains("suspendedTime")) (*status)["suspendedTime"] = FormatRfc3339(now);
+    phase = "Suspended";
+  }
+  (*status)["phase"] = phase;
+  (*status)["message"] = CleanUtf8(message, 4096);
+}
+
+}  // namespace
+
+bool StatusIsReady(const Json& status) { return ConditionIsTrue(status, "Ready"); }
+
+bool StatusIsSuspended(const Json& status) { return ConditionIsTrue(status, "Suspended"); }
 
 Json BuildSessionStatus(const Object& session, const SessionObservation& obs, TimePoint now,
                         int start_timeout_seconds) {
@@ -35,9 +86,22 @@ Json BuildSessionStatus(const Object& session, const SessionObservation& obs, Ti
   const bool net_blocked = !obs.blocked_reason.empty() && obs.blocked_condition == "NetworkReady";
   if (net_blocked) {
     cond("NetworkReady", false, obs.blocked_reason, obs.blocked_message);
+  } else if (obs.suspend && !obs.network_ready) {
+    cond("NetworkReady", false, "Suspended", "no network while suspended: it is created on resume");
   } else {
     cond("NetworkReady", obs.network_ready, obs.network_ready ? "NetworkCreated" : "NetworkPending",
          obs.network_ready ? "network " + obs.network + " on " + obs.subnet : "creating the session network");
+  }
+  if (obs.suspend) {
+    SetSuspendStatus(&status, obs, now, gen);
+    return status;
+  }
+  // The first pass without suspend after a suspend (done or on its way) is
+  // a resume: the session starts again, and the start deadline counts from now.
+  if (const Json* sc = FindCondition(status, "Suspended");
+      sc && (sc->value("status", "") == "True" || sc->value("reason", "") == "Suspending")) {
+    cond("Suspended", false, "Resumed", "spec.suspend is false: starting again");
+    status["startedTime"] = FormatRfc3339(now);
   }
 
   Json components = Json::array();

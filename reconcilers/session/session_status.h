@@ -32,6 +32,10 @@ struct SessionObservation {
   std::string blocked_reason, blocked_message;
   // Which condition the block belongs to: NetworkReady or ContainersReady.
   std::string blocked_condition = "ContainersReady";
+  // spec.suspend is true: the containers go, the network and subnet stay.
+  // `containers_left` is how many of the session's containers still exist.
+  bool suspend = false;
+  int containers_left = 0;
 };
 
 // The new status from the old one and an observation: phase, conditions
@@ -39,6 +43,15 @@ struct SessionObservation {
 // startedTime and the start deadline (`start_timeout_seconds` after
 // startedTime the Ready condition says StartDeadlineExceeded and the phase is
 // Failed, while the reconciler keeps trying). Pure.
+//
+// Suspend (obs.suspend): phase Suspending while containers are left, then
+// Suspended with the Suspended condition True and suspendedTime; no
+// components, no endpoints, no start deadline. The first status without
+// suspend after that is a resume: Suspended False (Resumed) and startedTime
+// now, so the start deadline counts from the resume.
+//
+// Everything else in the old status (other controllers' conditions and
+// fields: Routed, Idle, url, route ...) is kept as it is.
 Json BuildSessionStatus(const Object& session, const SessionObservation& obs, TimePoint now,
                         int start_timeout_seconds);
 
@@ -47,5 +60,8 @@ std::string StatusString(const Json& status, const char* key);
 
 // True when the status says Ready=True.
 bool StatusIsReady(const Json& status);
+
+// True when the status says Suspended=True.
+bool StatusIsSuspended(const Json& status);
 
 }  // namespace visi

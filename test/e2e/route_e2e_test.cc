@@ -329,5 +329,69 @@ TEST_F(RouteE2eTest, ActivityAndIdleFollowTheRoutersCounters) {
                          std::chrono::seconds(30)));
 }
 
+// An HAProxy the operator runs (config from visid --print-haproxy-config),
+// driven by visid through its stats socket and never started or stopped by
+// it. No Docker: the session's "front end" is a server in this process.
+TEST(RouteAttachE2eTest, VisidDrivesAnOperatorsHaproxy) {
+  VisidProcess visid;
+  const std::string dir = visid.dir() + "/hap";
+  std::filesystem::create_directories(dir);
+  const std::string listen = "127.0.0.1:" + std::to_string(PickFreePort("127.0.0.1"));
+  const std::string wakeup = "127.0.0.1:" + std::to_string(PickFreePort("127.0.0.1"));
+  auto [rc, config] = RunCommand(std::string(VISI_VISID_BINARY) + " --print-haproxy-config --router-attach " + dir +
+                                 " --router-listen " + listen + " --wakeup-listen " + wakeup);
+  ASSERT_EQ(rc, 0) << config;
+  EXPECT_NE(config.find("stats socket " + dir + "/admin.sock"), std::string::npos) << config;
+  std::ofstream(dir + "/haproxy.cfg") << config;
+  std::ofstream(dir + "/routes.map") << "";
+  std::ofstream(dir + "/route-prefixes.map") << "";
+  auto [hrc, hout] = RunCommand("/usr/sbin/haproxy -D -p " + dir + "/op.pid -f " + dir + "/haproxy.cfg 2>&1");
+  ASSERT_EQ(hrc, 0) << hout;
+  int op_pid = 0;
+  ASSERT_TRUE(Eventually([&] { return (std::ifstream(dir + "/op.pid") >> op_pid) && op_pid > 0; },
+                         std::chrono::seconds(10)));
+  struct StopOperatorsHaproxy {
+    int pid;
+    ~StopOperatorsHaproxy() { ::kill(pid, SIGTERM); }
+  } stop{op_pid};
+
+  ASSERT_TRUE(visid.Start({"--controllers", "garbage-collector,visiroute", "--router-attach", dir, "--router-listen",
+                           listen, "--wakeup-listen", wakeup, "--router-sync", "300ms"}));
+  ApiClient admin(visid.AdminConfig());
+  LoopbackHttpServer frontend("frontend");
+  ASSERT_EQ(admin.Request("POST", Sessions("alice"), SessionJson("alice", "nb")).code, 201);
+  // The session reconciler does not run here: the test plays it (retrying
+  // while the route reconciler writes the same status).
+  ASSERT_TRUE(Eventually(
+      [&] {
+        Json s = *ParseJson(admin.Request("GET", Sessions("alice") + "/nb").body);
+        s["status"]["phase"] = "Running";
+        s["status"]["frontEndAddress"] = frontend.address();
+        s["status"]["conditions"] = {{{"type", "Ready"}, {"status", "True"}, {"reason", "Ready"}}};
+        return admin.Request("PUT", Sessions("alice") + "/nb/status", s.dump()).code == 200;
+      },
+      std::chrono::seconds(10)));
+
+  auto login = admin.Request("POST", Sessions("alice") + "/nb/login", "{}");
+  ASSERT_EQ(login.code, 201) << login.body;
+  const std::string url = (*ParseJson(login.body)).value("url", "");
+  EXPECT_EQ(url.rfind("http://" + listen + "/_visi/login/alice/nb?ticket=", 0), 0u) << url;
+  auto [crc, head] = RunCommand("curl -s -m 10 -o /dev/null -D - '" + url + "'");
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(head, m, std::regex("set-cookie: JSESSIONID=([0-9a-f]{64})", std::regex::icase)))
+      << head;
+  const std::string cookie = m[1];
+  const int port = std::stoi(listen.substr(listen.rfind(':') + 1));
+  HttpAnswer ok = HttpGet(port, "/s/alice/nb/lab", {CookieHeader(cookie)});
+  EXPECT_EQ(ok.status, 200);
+  EXPECT_EQ(ok.body, "body=frontend path=/s/alice/nb/lab route=alice/nb\n");
+  EXPECT_EQ(HttpGet(port, "/s/alice/nb/lab").status, 403);
+
+  // visid goes; the operator's HAProxy stays, routes and all.
+  visid.Stop();
+  EXPECT_TRUE(ProcessRuns(op_pid));
+  EXPECT_EQ(HttpGet(port, "/s/alice/nb/lab", {CookieHeader(cookie)}).status, 200);
+}
+
 }  // namespace
 }  // namespace visi::testing

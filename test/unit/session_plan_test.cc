@@ -191,6 +191,38 @@ TEST(SessionPlanTest, TeardownRemovesContainersThenNetworks) {
   for (size_t i = 0; i + 1 < plan.size(); ++i) EXPECT_EQ(plan[i].type, Type::kRemoveContainer);
 }
 
+TEST(SessionPlanTest, SuspendRemovesEveryContainerAndKeepsTheNetwork) {
+  const DesiredSession d = Desired();
+  const std::string n = d.network.name;
+  struct Case {
+    std::string name;
+    ObservedSession observed;
+    std::vector<std::pair<Type, std::string>> want;
+  };
+  ObservedSession stopped = Converged(d);
+  stopped.containers[0].state = "exited";
+  stopped.containers[2].state = "created";
+  ObservedSession network_only = Converged(d);
+  network_only.containers.clear();
+  ObservedSession no_network = Converged(d);
+  no_network.networks.clear();
+  const std::vector<std::pair<Type, std::string>> all = {{Type::kRemoveContainer, n + "-master"},
+                                                         {Type::kRemoveContainer, n + "-worker-0"},
+                                                         {Type::kRemoveContainer, n + "-worker-1"},
+                                                         {Type::kRemoveContainer, n + "-frontend"}};
+  std::vector<Case> cases = {
+      {"running: every container goes, the network stays", Converged(d), all},
+      {"stopped or never started: they go too", stopped, all},
+      {"already suspended: nothing", network_only, {}},
+      {"nothing at all: nothing (no network is created)", ObservedSession{}, {}},
+      {"containers without their network: they go", no_network, all},
+  };
+  for (const auto& c : cases) {
+    EXPECT_EQ(Steps(PlanSuspend(c.observed)), c.want) << c.name;
+  }
+  for (const auto& a : PlanSuspend(Converged(d))) EXPECT_EQ(a.reason, "session suspended");
+}
+
 TEST(SessionSpecTest, BadInputIsNamed) {
   Object o = SessionObject();
   o.spec["spark"]["resources"]["memory"] = "12Qi";
@@ -211,6 +243,13 @@ TEST(SessionSpecTest, BadInputIsNamed) {
   EXPECT_FALSE(ParseSessionSpec(o).ok());
 }
 
+TEST(SessionSpecTest, SuspendIsParsed) {
+  Object o = SessionObject();
+  EXPECT_FALSE(ParseSessionSpec(o)->suspend);
+  o.spec["suspend"] = true;
+  EXPECT_TRUE(ParseSessionSpec(o)->suspend);
+}
+
 TEST(QuantityTest, KubernetesQuantities) {
   EXPECT_EQ(*ParseNanoCpus("500m", "f"), 500000000);
   EXPECT_EQ(*ParseNanoCpus("2", "f"), 2000000000);
@@ -223,7 +262,9 @@ TEST(QuantityTest, KubernetesQuantities) {
   for (const char* bad : {"", "abc", "1.2.3", "5Qi", "-1", "1e99", "99999999999Ei", "."}) {
     auto q = ParseMemoryBytes(bad, "spec.x");
     EXPECT_FALSE(q.ok()) << bad;
-    if (!q.ok()) EXPECT_NE(q.status().message().find("spec.x"), std::string::npos);
+    if (!q.ok()) {
+      EXPECT_NE(q.status().message().find("spec.x"), std::string::npos);
+    }
   }
 }
 
@@ -333,6 +374,193 @@ TEST(SessionStatusTest, LongMultiByteMessagesStayValidUtf8) {
   EXPECT_NO_THROW((void)st.dump()) << "every string in the status is valid UTF-8";
   EXPECT_LE(st["components"][0]["message"].get<std::string>().size(), 1024u);
   EXPECT_LE(st["message"].get<std::string>().size(), 4096u);
+}
+
+// A Running session's observation: master, a worker and the front end, all ready.
+SessionObservation RunningObservation() {
+  SessionObservation obs = PlacedWith({{"master", "m", "running", true, "10.200.7.2", ""},
+                                       {"worker-0", "w", "running", true, "10.200.7.3", ""},
+                                       {"frontend", "f", "running", true, "10.200.7.4", ""}});
+  obs.subnet = "10.200.7.0/24";
+  obs.network = "visi-alice-nb-01234567";
+  obs.frontend_port = 8888;
+  obs.master_port = 7077;
+  return obs;
+}
+
+// The same session asked to suspend, with `left` containers still there.
+SessionObservation SuspendObservation(int left) {
+  SessionObservation obs = RunningObservation();
+  obs.components.clear();
+  obs.suspend = true;
+  obs.containers_left = left;
+  return obs;
+}
+
+std::string ReasonOf(const Json& status, const std::string& type) {
+  const Json* c = FindCondition(status, type);
+  return c ? c->value("reason", "") + "/" + c->value("status", "") : "";
+}
+
+TEST(SessionStatusTest, SuspendingThenSuspended) {
+  Object s = SessionObject();
+  const TimePoint t0 = TimePoint() + std::chrono::hours(500000);
+  s.status = BuildSessionStatus(s, RunningObservation(), t0, 300);
+  ASSERT_EQ(s.status["phase"], "Running");
+  ASSERT_TRUE(s.status.contains("frontEndAddress"));
+  EXPECT_EQ(FindCondition(s.status, "Suspended"), nullptr) << "a session never suspended has no Suspended condition";
+
+  const TimePoint t1 = t0 + std::chrono::hours(2);
+  s.status = BuildSessionStatus(s, SuspendObservation(3), t1, 300);
+  EXPECT_EQ(s.status["phase"], "Suspending");
+  EXPECT_EQ(ReasonOf(s.status, "Suspended"), "Suspending/False");
+  EXPECT_EQ(ReasonOf(s.status, "Ready"), "Suspending/False");
+  EXPECT_EQ(ReasonOf(s.status, "ContainersReady"), "Suspending/False");
+  EXPECT_FALSE(s.status.contains("suspendedTime"));
+  EXPECT_FALSE(s.status.contains("frontEndAddress")) << "nothing to route to while the containers go";
+  EXPECT_FALSE(s.status.contains("sparkMasterAddress"));
+  EXPECT_NE(s.status["message"].get<std::string>().find("removing 3 containers"), std::string::npos);
+
+  const TimePoint t2 = t1 + std::chrono::seconds(5);
+  s.status = BuildSessionStatus(s, SuspendObservation(0), t2, 300);
+  EXPECT_EQ(s.status["phase"], "Suspended");
+  EXPECT_TRUE(StatusIsSuspended(s.status));
+  EXPECT_EQ(ReasonOf(s.status, "Suspended"), "SuspendRequested/True");
+  EXPECT_EQ(ReasonOf(s.status, "Ready"), "Suspended/False");
+  EXPECT_EQ(ReasonOf(s.status, "ContainersReady"), "Suspended/False");
+  EXPECT_EQ(ReasonOf(s.status, "NetworkReady"), "NetworkCreated/True") << "the network is kept";
+  EXPECT_EQ(s.status["suspendedTime"], FormatRfc3339(t2));
+  EXPECT_EQ(s.status["components"], Json::array());
+  EXPECT_EQ(s.status["readyWorkers"], 0);
+  EXPECT_EQ(s.status["subnet"], "10.200.7.0/24");
+  EXPECT_EQ(s.status["network"], "visi-alice-nb-01234567");
+  EXPECT_FALSE(s.status.contains("frontEndAddress"));
+  EXPECT_FALSE(s.status.contains("sparkMasterAddress"));
+
+  // Suspended for days: no start deadline, and suspendedTime stays.
+  s.status = BuildSessionStatus(s, SuspendObservation(0), t2 + std::chrono::hours(72), 300);
+  EXPECT_EQ(s.status["phase"], "Suspended");
+  EXPECT_EQ(ReasonOf(s.status, "Ready"), "Suspended/False");
+  EXPECT_EQ(s.status["suspendedTime"], FormatRfc3339(t2));
+}
+
+TEST(SessionStatusTest, ASessionCreatedSuspendedHasNoNetworkAndNoDeadline) {
+  Object s = SessionObject();
+  SessionObservation obs = SuspendObservation(0);
+  obs.subnet.clear();
+  obs.network.clear();
+  obs.network_ready = false;
+  const TimePoint t0 = TimePoint() + std::chrono::hours(500000);
+  s.status = BuildSessionStatus(s, obs, t0, 300);
+  s.status = BuildSessionStatus(s, obs, t0 + std::chrono::hours(1), 300);
+  EXPECT_EQ(s.status["phase"], "Suspended");
+  EXPECT_EQ(ReasonOf(s.status, "NetworkReady"), "Suspended/False");
+  EXPECT_FALSE(s.status.contains("subnet"));
+  EXPECT_FALSE(s.status.contains("startedTime")) << "it never started";
+}
+
+// Resume: Suspended False (Resumed), startedTime is the resume, and the start
+// deadline counts from it, not from when Ready went False at the suspend.
+TEST(SessionStatusTest, ResumeRestartsTheStartDeadline) {
+  Object s = SessionObject();
+  const TimePoint t0 = TimePoint() + std::chrono::hours(500000);
+  s.status = BuildSessionStatus(s, RunningObservation(), t0, 300);
+  s.status = BuildSessionStatus(s, SuspendObservation(0), t0 + std::chrono::hours(1), 300);
+  ASSERT_EQ(s.status["phase"], "Suspended");
+
+  const TimePoint resume = t0 + std::chrono::hours(5);
+  SessionObservation starting = RunningObservation();
+  for (auto& c : starting.components) {
+    c.ready = false;
+    c.state = "created";
+    c.address.clear();
+    c.message = "container is created";
+  }
+  s.status = BuildSessionStatus(s, starting, resume, 300);
+  EXPECT_EQ(s.status["phase"], "Starting");
+  EXPECT_EQ(ReasonOf(s.status, "Suspended"), "Resumed/False");
+  EXPECT_FALSE(StatusIsSuspended(s.status));
+  EXPECT_EQ(s.status["startedTime"], FormatRfc3339(resume));
+  EXPECT_EQ(s.status["suspendedTime"], FormatRfc3339(t0 + std::chrono::hours(1))) << "when it last became Suspended";
+  s.status = BuildSessionStatus(s, starting, resume + std::chrono::seconds(299), 300);
+  EXPECT_EQ(s.status["phase"], "Starting") << s.status.dump();
+  EXPECT_EQ(s.status["startedTime"], FormatRfc3339(resume)) << "only the first pass after a suspend is the resume";
+  s.status = BuildSessionStatus(s, starting, resume + std::chrono::seconds(301), 300);
+  EXPECT_EQ(s.status["phase"], "Failed");
+  EXPECT_EQ(ReasonOf(s.status, "Ready"), "StartDeadlineExceeded/False");
+
+  s.status = BuildSessionStatus(s, RunningObservation(), resume + std::chrono::seconds(302), 300);
+  EXPECT_EQ(s.status["phase"], "Running");
+  EXPECT_EQ(ReasonOf(s.status, "Suspended"), "Resumed/False");
+  EXPECT_EQ(s.status["frontEndAddress"], "10.200.7.4:8888");
+}
+
+// Suspend turned off again before the containers were gone is a resume too.
+TEST(SessionStatusTest, ResumeWhileSuspending) {
+  Object s = SessionObject();
+  const TimePoint t0 = TimePoint() + std::chrono::hours(500000);
+  s.status = BuildSessionStatus(s, RunningObservation(), t0, 300);
+  s.status = BuildSessionStatus(s, SuspendObservation(2), t0 + std::chrono::hours(1), 300);
+  ASSERT_EQ(s.status["phase"], "Suspending");
+  s.status = BuildSessionStatus(s, RunningObservation(), t0 + std::chrono::hours(1) + std::chrono::seconds(1), 300);
+  EXPECT_EQ(s.status["phase"], "Running");
+  EXPECT_EQ(ReasonOf(s.status, "Suspended"), "Resumed/False");
+  EXPECT_FALSE(s.status.contains("suspendedTime"));
+}
+
+TEST(SessionStatusTest, DockerDownWhileSuspendingOrSuspended) {
+  Object s = SessionObject();
+  const TimePoint t0 = TimePoint() + std::chrono::hours(500000);
+  s.status = BuildSessionStatus(s, RunningObservation(), t0, 300);
+  SessionObservation down = SuspendObservation(3);
+  down.blocked_reason = "DockerUnavailable";
+  down.blocked_message = "the Docker daemon of machine local is unavailable";
+  s.status = BuildSessionStatus(s, down, t0 + std::chrono::seconds(1), 300);
+  EXPECT_EQ(s.status["phase"], "Suspending") << "not confirmed gone";
+  EXPECT_EQ(ReasonOf(s.status, "ContainersReady"), "DockerUnavailable/False");
+  EXPECT_EQ(ReasonOf(s.status, "Suspended"), "Suspending/False");
+  EXPECT_EQ(s.status["message"], down.blocked_message);
+
+  const TimePoint t1 = t0 + std::chrono::seconds(10);
+  s.status = BuildSessionStatus(s, SuspendObservation(0), t1, 300);
+  ASSERT_EQ(s.status["phase"], "Suspended");
+  down.containers_left = 0;
+  s.status = BuildSessionStatus(s, down, t1 + std::chrono::hours(1), 300);
+  EXPECT_EQ(s.status["phase"], "Suspended") << "nothing starts its containers while the daemon is away";
+  EXPECT_EQ(ReasonOf(s.status, "Suspended"), "SuspendRequested/True");
+  EXPECT_EQ(ReasonOf(s.status, "Ready"), "Suspended/False");
+  EXPECT_EQ(ReasonOf(s.status, "ContainersReady"), "DockerUnavailable/False");
+  s.status = BuildSessionStatus(s, SuspendObservation(0), t1 + std::chrono::hours(2), 300);
+  EXPECT_EQ(s.status["suspendedTime"], FormatRfc3339(t1)) << "still the same suspension";
+}
+
+// Other controllers write into the same status (the route reconciler's
+// Routed and Idle conditions, url, route, lastActivityTime,
+// connectedClients): suspend and resume keep all of it.
+TEST(SessionStatusTest, OtherControllersFieldsSurviveSuspendAndResume) {
+  Object s = SessionObject();
+  const TimePoint t0 = TimePoint() + std::chrono::hours(500000);
+  s.status = BuildSessionStatus(s, RunningObservation(), t0, 300);
+  SetCondition(&s.status, {"Routed", "True", "RouteApplied", "route /s/alice/nb/", 1}, t0);
+  SetCondition(&s.status, {"Idle", "False", "Active", "2 clients", 1}, t0);
+  s.status["url"] = "https://visi.example/s/alice/nb/";
+  s.status["route"] = {{"pathPrefix", "/s/alice/nb/"}, {"backend", "10.200.7.4:8888"}, {"logins", 1}};
+  s.status["lastActivityTime"] = FormatRfc3339(t0);
+  s.status["connectedClients"] = 2;
+  const Json theirs = {s.status["url"], s.status["route"], s.status["lastActivityTime"], s.status["connectedClients"],
+                       *FindCondition(s.status, "Routed"), *FindCondition(s.status, "Idle")};
+  auto check = [&](const char* when) {
+    const Json now = {s.status["url"], s.status["route"], s.status["lastActivityTime"], s.status["connectedClients"],
+                      *FindCondition(s.status, "Routed"), *FindCondition(s.status, "Idle")};
+    EXPECT_EQ(now, theirs) << when;
+  };
+  s.status = BuildSessionStatus(s, SuspendObservation(3), t0 + std::chrono::seconds(1), 300);
+  check("suspending");
+  s.status = BuildSessionStatus(s, SuspendObservation(0), t0 + std::chrono::seconds(2), 300);
+  check("suspended");
+  s.status = BuildSessionStatus(s, RunningObservation(), t0 + std::chrono::seconds(3), 300);
+  check("resumed");
+  EXPECT_EQ(s.status["phase"], "Running");
 }
 
 }  // namespace
