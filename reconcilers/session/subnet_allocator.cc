@@ -21,6 +21,12 @@ StatusOr<std::vector<ObjectPtr>> SubnetAllocator::ClaimsOf(const std::string& se
   // empty answer is checked against the store before claiming another.
   std::vector<ObjectPtr> out = claims_ ? claims_->ByLabel(session_labels::kSessionUid, session_uid)
                                        : std::vector<ObjectPtr>{};
+  {
+    // A claim released a moment ago can still be in the cache: it is not
+    // held any more (a session must never run on a subnet no claim guards).
+    std::lock_guard lock(mu_);
+    std::erase_if(out, [&](const ObjectPtr& c) { return released_.count(c->metadata.uid) > 0; });
+  }
   if (!out.empty()) return out;
   ListOptions lo;
   lo.kind = "SubnetClaim";
@@ -92,6 +98,15 @@ Status SubnetAllocator::Release(const std::string& session_uid) {
     pre.uid = c->metadata.uid;
     auto d = store_->Delete("SubnetClaim", "", c->metadata.name, pre);
     if (!d.ok() && d.status().code() != Code::kNotFound) return d.status();
+    std::lock_guard lock(mu_);
+    released_.insert(c->metadata.uid);
+  }
+  // Forget releases the cache has caught up with (bounded memory).
+  std::lock_guard lock(mu_);
+  if (released_.size() > 256 && claims_) {
+    std::set<std::string> cached;
+    for (const auto& c : claims_->List()) cached.insert(c->metadata.uid);
+    std::erase_if(released_, [&](const std::string& uid) { return !cached.count(uid); });
   }
   return OkStatus();
 }

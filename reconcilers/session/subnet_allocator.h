@@ -1,5 +1,8 @@
 #pragma once
 
+#include <mutex>
+#include <set>
+
 #include <optional>
 #include <string>
 #include <vector>
@@ -45,6 +48,10 @@ class SubnetAllocator {
 
   Store* const store_;
   Informer* const claims_;
+  // Claims this allocator deleted (by object uid) that the cache may still
+  // show for a moment: never taken for held.
+  std::mutex mu_;
+  std::set<std::string> released_;  // GUARDED_BY(mu_)
 };
 
 }  // namespace visi
