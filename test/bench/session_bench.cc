@@ -160,7 +160,7 @@ bool SessionBench::Setup() {
   }
   instance_ = "sbench-" + std::to_string(rng_() % 1000000);
   std::vector<std::string> flags = {
-      "--controllers",    "*",    "--instance", instance_, "--subnet-pool", visi_pool_.ToString(),
+      "--controllers",    "*,-visiroute",    "--instance", instance_, "--subnet-pool", visi_pool_.ToString(),
       "--session-resync", "500ms"};
   flags.insert(flags.end(), visid_flags_.begin(), visid_flags_.end());
   if (!visid_.Start(flags)) {

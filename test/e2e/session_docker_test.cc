@@ -56,7 +56,7 @@ class SessionDockerTest : public ::testing::Test {
     }
   }
   bool StartVisid() {
-    return visid_.Start({"--controllers", "*", "--instance", instance_, "--subnet-pool", pool_, "--session-resync", "500ms",
+    return visid_.Start({"--controllers", "*,-visiroute", "--instance", instance_, "--subnet-pool", pool_, "--session-resync", "500ms",
                          "--docker-host", "unix://" + visid_.dir() + "/docker.sock", "--lease-duration", "2s",
                          "--renew-deadline", "1500ms", "--retry-period", "250ms"});
   }
