@@ -18,6 +18,9 @@ std::string LoginSessionKey(const ObjectPtr& login) {
   return login->metadata.namespace_ + "/" + it->get<std::string>();
 }
 
+// Routes per ApplyRoutes call in a repair pass.
+constexpr size_t kRepairBatch = 1000;
+
 }  // namespace
 
 RouteReconciler::RouteReconciler(Manager* manager, Router* router, RouteReconcilerOptions opts)
@@ -87,15 +90,20 @@ ReconcileResult RouteReconciler::Reconcile(const std::string& key) {
       outcome.error_reason = s.code() == Code::kAlreadyExists ? "PrefixConflict"
                              : s.code() == Code::kInvalid     ? "RouteInvalid"
                                                               : "RouterError";
+      // The causes name the bad field (e.g. a path_prefix too long for the router).
       outcome.error_message = s.message();
+      for (const auto& c : s.causes()) outcome.error_message += "; " + c.field + ": " + c.message;
     }
   }
   if (!session) return ReconcileResult::Done();
 
   // Expired tickets nobody used, and logins beyond what a route holds.
   for (const auto& stale : StaleLogins(*session, logins, now)) {
+    // The version seen, not only the uid: a ticket redeemed just before it
+    // expired may still look unredeemed in the cache (Conflict: skipped).
     Preconditions pre;
     pre.uid = stale->metadata.uid;
+    pre.resource_version = stale->metadata.resource_version;
     auto d = manager_->store()->Delete("SessionLogin", stale->metadata.namespace_, stale->metadata.name, pre);
     if (!d.ok() && d.status().code() != Code::kNotFound && d.status().code() != Code::kConflict) {
       return ReconcileResult::Error(d.status());
@@ -173,6 +181,7 @@ void RouteReconciler::SyncOnce(bool activity) {
     }
   }
   const TimePoint now = manager_->clock()->Now();
+  std::vector<Route> repair;  // routes to re-apply in one batch (after a restart: all of them)
   {
     std::lock_guard lock(mu_);
     if (activity) {
@@ -186,6 +195,7 @@ void RouteReconciler::SyncOnce(bool activity) {
       std::optional<Route> desired = DesiredRoute(*s, LoginsOf(*s));
       auto it = observed_.find(key);
       const bool differs = desired ? (it == observed_.end() || it->second != *desired) : it != observed_.end();
+      if (differs && desired) repair.push_back(*desired);
       bool stale_status = false;
       if (activity && stats_ok && !s->metadata.deletion_timestamp) {
         Json status = s->status;
@@ -197,6 +207,23 @@ void RouteReconciler::SyncOnce(bool activity) {
     for (const auto& [key, route] : observed_) {
       if (!wanted.count(key)) enqueue.push_back(key);
     }
+  }
+  // Routes are re-applied here in batches: HAProxy's state is read once per
+  // batch, not once per route. The keys are still enqueued: their
+  // reconciles write status (and retry what failed here).
+  for (size_t at = 0; at < repair.size(); at += kRepairBatch) {
+    std::vector<Route> batch(repair.begin() + at, repair.begin() + std::min(repair.size(), at + kRepairBatch));
+    std::vector<Status> done = router_->ApplyRoutes(batch);
+    std::lock_guard lock(mu_);
+    for (size_t i = 0; i < batch.size(); ++i) {
+      if (done[i].ok()) {
+        ++applies_;
+        observed_[batch[i].key] = batch[i];
+      } else {
+        ++apply_errors_;
+      }
+    }
+    changed_.notify_all();
   }
   for (const auto& key : enqueue) controller_->Enqueue(key);
 }

@@ -27,6 +27,11 @@ constexpr char kHaproxy[] = "/usr/sbin/haproxy";
     ::visi::Status s_ = (expr);                             \
     ASSERT_TRUE(s_.ok()) << #expr << ": " << s_.ToString(); \
   } while (0)
+#define EXPECT_OK(expr)                                     \
+  do {                                                      \
+    ::visi::Status s_ = (expr);                             \
+    EXPECT_TRUE(s_.ok()) << #expr << ": " << s_.ToString(); \
+  } while (0)
 
 class HaproxyRouterTest : public ::testing::Test {
  protected:
@@ -374,6 +379,47 @@ TEST_F(HaproxyRouterTest, AnHaproxyLeftByAKilledOwnerIsReplaced) {
   ASSERT_OK((*router)->ApplyRoute(MakeRoute("alice/a", "/s/alice/a/", {"sA"}, a_->address())));
   EXPECT_EQ(Get("/s/alice/a/x", "sA").status, 200);
   ASSERT_OK(successor.Stop());
+}
+
+}  // namespace
+}  // namespace visi::testing
+
+namespace visi::testing {
+namespace {
+
+TEST_F(HaproxyRouterTest, ApplyRoutesAppliesABatchAndReportsEachRoute) {
+  ASSERT_OK(router_->ApplyRoute(MakeRoute("bob/b", "/s/bob/b/", {"sB"}, b_->address())));
+  std::vector<Route> batch = {
+      MakeRoute("alice/a", "/s/alice/a/", {"sA", "sA2"}, a_->address()),
+      MakeRoute("carol/c", "/s/bob/b/", {"sC"}, c_->address()),  // bob's prefix
+      Route{"dave/d", "no-slash", {}, ""},                         // invalid
+      MakeRoute("bob/b", "/s/bob/b/", {"sB2"}, c_->address()),     // changes an existing route
+      MakeRoute("erin/e", "/s/erin/e/", {}, ""),
+  };
+  std::vector<Status> got = router_->ApplyRoutes(batch);
+  ASSERT_EQ(got.size(), batch.size());
+  EXPECT_OK(got[0]);
+  EXPECT_EQ(got[1].code(), Code::kAlreadyExists);
+  EXPECT_EQ(got[2].code(), Code::kInvalid);
+  EXPECT_OK(got[3]);
+  EXPECT_OK(got[4]);
+  auto routes = router_->ListRoutes();
+  ASSERT_TRUE(routes.ok());
+  EXPECT_EQ(*routes, (std::vector<Route>{batch[0], batch[3], batch[4]}));
+  EXPECT_EQ(Get("/s/alice/a/x", "sA2").body, "body=A path=/s/alice/a/x route=alice/a\n");
+  EXPECT_EQ(Get("/s/bob/b/x", "sB2").body, "body=C path=/s/bob/b/x route=bob/b\n");
+  EXPECT_EQ(Get("/s/bob/b/x", "sB").status, 403);  // the replaced login
+
+  // After a restart, one batch brings them all back.
+  ASSERT_OK(haproxy_->Restart());
+  std::vector<Route> again = {batch[0], batch[3], batch[4]};
+  for (const Status& s : router_->ApplyRoutes(again)) EXPECT_OK(s);
+  EXPECT_EQ(*router_->ListRoutes(), again);
+  EXPECT_EQ(Get("/s/alice/a/x", "sA").status, 200);
+
+  // HAProxy gone: every route of the batch says so.
+  ASSERT_OK(haproxy_->Stop());
+  for (const Status& s : router_->ApplyRoutes(again)) EXPECT_EQ(s.code(), Code::kUnavailable);
 }
 
 }  // namespace

@@ -111,13 +111,34 @@ Status HaproxyRouter::EnsureServer(const std::string& server, const Ipv4Endpoint
 
 Status HaproxyRouter::ApplyRoute(const Route& requested) {
   VISI_RETURN_IF_ERROR(ValidateRoute(requested));
+  std::lock_guard<std::mutex> lock(mu_);
+  VISI_ASSIGN_OR_RETURN(Observed observed, Observe());
+  return ApplyOne(requested, &observed);
+}
+
+std::vector<Status> HaproxyRouter::ApplyRoutes(const std::vector<Route>& routes) {
+  std::vector<Status> out(routes.size());
+  std::lock_guard<std::mutex> lock(mu_);
+  auto observed = Observe();
+  for (size_t i = 0; i < routes.size(); ++i) {
+    if (!observed.ok()) {
+      out[i] = observed.status();
+      continue;
+    }
+    out[i] = ValidateRoute(routes[i]);
+    if (out[i].ok()) out[i] = ApplyOne(routes[i], &*observed);
+    // HAProxy went away half-way: the rest would fail one by one.
+    if (out[i].code() == Code::kUnavailable) observed = out[i];
+  }
+  return out;
+}
+
+Status HaproxyRouter::ApplyOne(const Route& requested, Observed* observed) {
   const Route route = NormalizeRoute(requested);
   const std::string server = ServerNameForKey(route.key);
   const Ipv4Endpoint target = route.backend.empty() ? wakeup_ : *ParseIpv4Endpoint(route.backend);
 
-  std::lock_guard<std::mutex> lock(mu_);
-  VISI_ASSIGN_OR_RETURN(Observed observed, Observe());
-  for (const auto& [other, prefix] : observed.prefixes) {
+  for (const auto& [other, prefix] : observed->prefixes) {
     if (other != server && prefix == route.path_prefix) {
       return AlreadyExistsError("path prefix " + route.path_prefix + " already routes to " +
                                 KeyForServerName(other).value_or(other));
@@ -125,14 +146,19 @@ Status HaproxyRouter::ApplyRoute(const Route& requested) {
   }
 
   // The server first, so that a map entry never names a missing server.
-  VISI_RETURN_IF_ERROR(EnsureServer(server, target, observed));
+  VISI_RETURN_IF_ERROR(EnsureServer(server, target, *observed));
+  ServerState& state = observed->servers[server];
+  state.address = target.ip;
+  state.port = target.port;
+  state.admin_state = 0;  // added or enabled above
 
-  auto prefix = observed.prefixes.find(server);
-  if (prefix == observed.prefixes.end()) {
+  auto prefix = observed->prefixes.find(server);
+  if (prefix == observed->prefixes.end()) {
     VISI_RETURN_IF_ERROR(api_.AddMapEntry(prefixes_map_, server, route.path_prefix));
   } else if (prefix->second != route.path_prefix) {
     VISI_RETURN_IF_ERROR(api_.SetMapEntry(prefixes_map_, server, route.path_prefix));
   }
+  observed->prefixes[server] = route.path_prefix;
 
   // New logins before stale ones go: a changed prefix works at both for a
   // moment rather than at neither.
@@ -141,7 +167,7 @@ Status HaproxyRouter::ApplyRoute(const Route& requested) {
   for (const std::string& key : wanted) {
     bool present = false;
     bool foreign = false;
-    for (const MapEntry& e : observed.routes) {
+    for (const MapEntry& e : observed->routes) {
       if (e.key != key) continue;
       present = true;
       if (e.value != server) foreign = true;  // left over by a route removed half-way
@@ -153,12 +179,20 @@ Status HaproxyRouter::ApplyRoute(const Route& requested) {
     }
   }
   std::set<std::string> stale;
-  for (const MapEntry& e : observed.routes) {
+  for (const MapEntry& e : observed->routes) {
     if (e.value == server && !wanted.count(e.key)) stale.insert(e.key);
   }
   for (const std::string& key : stale) {
     Status s = api_.DelMapEntry(routes_map_, key);
     if (!s.ok() && s.code() != Code::kNotFound) return s;
+  }
+  // What this route now is, for the next route of a batch.
+  std::erase_if(observed->routes, [&](const MapEntry& e) { return e.value == server || wanted.count(e.key); });
+  for (const std::string& key : wanted) {
+    MapEntry e;
+    e.key = key;
+    e.value = server;
+    observed->routes.push_back(std::move(e));
   }
   return OkStatus();
 }

@@ -32,6 +32,7 @@ class HaproxyRouter final : public Router {
   Status Ping() override;
   StatusOr<std::vector<Route>> ListRoutes() override;
   Status ApplyRoute(const Route& route) override;
+  std::vector<Status> ApplyRoutes(const std::vector<Route>& routes) override;
   Status RemoveRoute(const std::string& key) override;
   StatusOr<std::vector<RouteStats>> Stats() override;
 
@@ -46,6 +47,9 @@ class HaproxyRouter final : public Router {
   HaproxyRouter(const HaproxyConfigOptions& config, Ipv4Endpoint wakeup, std::chrono::milliseconds timeout);
   StatusOr<Observed> Observe() const;
   Status EnsureServer(const std::string& server, const Ipv4Endpoint& target, const Observed& observed) const;
+  // Applies one route against `observed` and records what it changed there,
+  // so that the next route of a batch sees it. REQUIRES: mu_ held.
+  Status ApplyOne(const Route& requested, Observed* observed);
   Status DeleteServer(const std::string& server) const;
 
   RuntimeApi api_;
