@@ -1,6 +1,8 @@
 // The API end to end: a real visid over real HTTPS on port 0.
 #include <gtest/gtest.h>
 
+#include <sstream>
+
 #include <atomic>
 #include <filesystem>
 #include <csignal>
@@ -406,6 +408,43 @@ TEST_F(ApiServerTest, MetricsCountRequestsByVerbResourceAndCode) {
   EXPECT_GE(std::stoull(m.body.substr(at + 21)), created_rv);
 }
 
+// The login subresource: POST only, VisiSessions only, a clear error when no
+// router is configured, and (with --router-url) a one-time URL under it.
+TEST_F(ApiServerTest, LoginSubresource) {
+  const std::string base = "/apis/visi.dev/v1alpha1/namespaces/alice/visisessions";
+  Json session = {{"apiVersion", "visi.dev/v1alpha1"},
+                  {"kind", "VisiSession"},
+                  {"metadata", {{"name", "nb"}, {"namespace", "alice"}}},
+                  {"spec", {{"user", "alice"}}}};
+  ASSERT_EQ(admin_->Request("POST", base, session.dump()).code, 201);
+  auto none = admin_->Request("POST", base + "/nb/login", "{}");
+  EXPECT_EQ(none.code, 503) << none.body;  // this visid runs no router and has no --router-url
+  EXPECT_NE(none.body.find("no router is configured"), std::string::npos) << none.body;
+  EXPECT_EQ(admin_->Request("GET", base + "/nb/login").code, 405);
+  EXPECT_EQ(admin_->Request("DELETE", base + "/nb/login").code, 405);
+  EXPECT_EQ(admin_->Request("POST", "/apis/visi.dev/v1alpha1/farmpools/default/login", "{}").code, 404);
+  EXPECT_EQ(admin_->Request("POST", base + "/nb/login/extra", "{}").code, 404);
+  EXPECT_EQ(admin_->Request("POST", base + "/nb/logins", "{}").code, 404);
+
+  VisidProcess routed;
+  ASSERT_TRUE(routed.Start({"--router-url", "https://notebooks.example.org/"}));
+  ApiClient admin(routed.AdminConfig());
+  ASSERT_EQ(admin.Request("POST", base, session.dump()).code, 201);
+  EXPECT_EQ(admin.Request("POST", base + "/missing/login", "{}").code, 404);
+  auto ok = admin.Request("POST", base + "/nb/login", "this body is ignored");
+  ASSERT_EQ(ok.code, 201) << ok.body;
+  Json ticket = *ParseJson(ok.body);
+  EXPECT_EQ(ticket["kind"], "SessionLoginTicket");
+  const std::string url = ticket.value("url", "");
+  EXPECT_EQ(url.rfind("https://notebooks.example.org/_visi/login/alice/nb?ticket=", 0), 0u) << url;
+  EXPECT_EQ(ticket.value("sessionURL", ""), "https://notebooks.example.org/s/alice/nb/");
+  // Stored: the hash of the ticket, never the ticket.
+  auto stored = admin.Request("GET", "/apis/visi.dev/v1alpha1/namespaces/alice/sessionlogins");
+  ASSERT_EQ(stored.code, 200);
+  EXPECT_EQ(stored.body.find(url.substr(url.find("ticket=") + 7)), std::string::npos);
+  EXPECT_NE(stored.body.find("ticketSHA256"), std::string::npos);
+}
+
 TEST(VisidWatchHistoryTest, TooOldResourceVersionIsGone) {
   VisidProcess v;
   // Without leader election visid itself writes nothing (no lease renewals),
@@ -466,12 +505,35 @@ TEST(VisidFlagsTest, ControllerFlagsAreChecked) {
            {"--session-resync 5ms", "--session-resync"},
            {"--event-ttl soon", "--event-ttl"},
            {"--session-workers 0", "--session-workers"},
+           {"--login-ttl 0s", "--login-ttl"},
+           {"--login-ttl 48h", "--login-ttl"},
+           {"--router-sync fast", "--router-sync"},
+           {"--router-activity 1ms", "--router-activity"},
+           {"--print-haproxy-config", "--router-attach DIR"},
+           {"--print-haproxy-config --router-attach /tmp/x --router-listen 127.0.0.1:0", "--router-listen must be"},
+           {"--print-haproxy-config --router-attach 'rel;dir' --router-listen 127.0.0.1:80 --wakeup-listen 127.0.0.1:81",
+            "runtime_dir"},
        }) {
     auto [rc, out] = RunCommand(visid + c.flags + " 2>&1");
     EXPECT_NE(rc, 0) << c.flags << "\n" << out;
     EXPECT_NE(out.find(c.want), std::string::npos) << c.flags << "\n" << out;
   }
   EXPECT_FALSE(std::filesystem::exists("/tmp/visid-flags-never-created")) << "nothing is created for bad flags";
+  // Router addresses are checked when the router starts: visid stops with the flag named.
+  for (const Case& c : std::vector<Case>{
+           {"--router-listen nonsense", "--router-listen must be IPv4:PORT"},
+           {"--router-listen 127.0.0.1:99999", "--router-listen must be IPv4:PORT"},
+           {"--wakeup-listen 10.1.2.3:0", "--wakeup-listen must be a loopback address"},
+           {"--router-attach /nonexistent-visi-dir --wakeup-listen 127.0.0.1:0", "--wakeup-listen must be IPv4:PORT"},
+       }) {
+    VisidProcess r;
+    std::vector<std::string> args = {"--controllers", "visiroute"};
+    std::istringstream words(c.flags);
+    for (std::string w; words >> w;) args.push_back(w);
+    EXPECT_FALSE(r.Start(args)) << c.flags;
+    auto [rc, log] = RunCommand("cat " + r.log_path());
+    EXPECT_NE(log.find(c.want), std::string::npos) << c.flags << "\n" << log;
+  }
   // A Docker endpoint that does not parse stops visid with the field named.
   VisidProcess v;
   EXPECT_FALSE(v.Start({"--controllers", "*", "--docker-host", "ftp://nowhere"}));

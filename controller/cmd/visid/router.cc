@@ -38,9 +38,9 @@ StatusOr<HaproxyConfigOptions> ConfigFor(const VisidRouterOptions& opts, const s
 }  // namespace
 
 StatusOr<std::string> RenderAttachableConfig(const VisidRouterOptions& opts) {
+  if (opts.attach_dir.empty()) return InvalidError("--router-attach DIR names where the config and socket live");
   VISI_ASSIGN_OR_RETURN(Ipv4Endpoint listen, ParseListen("--router-listen", opts.listen, false));
   VISI_ASSIGN_OR_RETURN(Ipv4Endpoint wakeup, ParseListen("--wakeup-listen", opts.wakeup_listen, false));
-  if (opts.attach_dir.empty()) return InvalidError("--router-attach DIR names where the config and socket live");
   VISI_ASSIGN_OR_RETURN(HaproxyConfigOptions c, ConfigFor(opts, opts.attach_dir, listen, wakeup));
   return RenderBaseConfig(c);
 }
