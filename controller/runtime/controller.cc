@@ -141,11 +141,16 @@ void Controller::Work(std::shared_ptr<WorkQueue> q) {
         break;
       case ReconcileResult::Outcome::kError:
         errors_++;
-        std::fprintf(stderr,
-                     "{\"level\":\"warn\",\"msg\":\"reconcile failed; retrying with backoff\",\"controller\":%s,"
-                     "\"key\":%s,\"retries\":%d,\"error\":%s}\n",
-                     Json(opts_.name).dump().c_str(), Json(*key).dump().c_str(), q->NumRequeues(*key),
-                     Json(r.error.ToString()).dump().c_str());
+        // Two writers of one status (say, the session and route reconcilers)
+        // meet a conflict now and then: normal, retried after a short
+        // back-off; only a conflict that keeps coming back is worth a line.
+        if (r.error.code() != Code::kConflict || q->NumRequeues(*key) >= 3) {
+          std::fprintf(stderr,
+                       "{\"level\":\"warn\",\"msg\":\"reconcile failed; retrying with backoff\",\"controller\":%s,"
+                       "\"key\":%s,\"retries\":%d,\"error\":%s}\n",
+                       Json(opts_.name).dump().c_str(), Json(*key).dump().c_str(), q->NumRequeues(*key),
+                       Json(r.error.ToString()).dump().c_str());
+        }
         q->AddRateLimited(*key);
         break;
       case ReconcileResult::Outcome::kTerminal:
