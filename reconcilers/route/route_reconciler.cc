@@ -69,6 +69,7 @@ ReconcileResult RouteReconciler::Reconcile(const std::string& key) {
   RouteOutcome outcome;
   outcome.route = desired;
   if (!desired && have) {
+    std::lock_guard router_lock(router_mu_);
     Status s = router_->RemoveRoute(key);
     if (!s.ok() && s.code() != Code::kNotFound) {
       ++apply_errors_;
@@ -78,6 +79,7 @@ ReconcileResult RouteReconciler::Reconcile(const std::string& key) {
     std::lock_guard lock(mu_);
     observed_.erase(key);
   } else if (desired && (!have || *have != *desired)) {
+    std::lock_guard router_lock(router_mu_);
     Status s = router_->ApplyRoute(*desired);
     if (s.ok()) {
       ++applies_;
@@ -146,6 +148,7 @@ ReconcileResult RouteReconciler::Reconcile(const std::string& key) {
 }
 
 bool RouteReconciler::ReadRoutes() {
+  std::lock_guard router_lock(router_mu_);
   auto listed = router_->ListRoutes();
   if (!listed.ok()) {
     router_up_ = false;
@@ -213,6 +216,7 @@ void RouteReconciler::SyncOnce(bool activity) {
   // reconciles write status (and retry what failed here).
   for (size_t at = 0; at < repair.size(); at += kRepairBatch) {
     std::vector<Route> batch(repair.begin() + at, repair.begin() + std::min(repair.size(), at + kRepairBatch));
+    std::lock_guard router_lock(router_mu_);
     std::vector<Status> done = router_->ApplyRoutes(batch);
     std::lock_guard lock(mu_);
     for (size_t i = 0; i < batch.size(); ++i) {

@@ -71,6 +71,11 @@ class RouteReconciler {
   Informer* logins_ = nullptr;
   Controller* controller_ = nullptr;
 
+  // Held across each router change and the update of observed_ it causes,
+  // and across a read-back and its store into observed_: a read-back taken
+  // before an apply can then never overwrite what that apply recorded.
+  // Taken before mu_.
+  std::mutex router_mu_;
   mutable std::mutex mu_;
   std::condition_variable changed_;           // observed_ changed, or stopping_
   std::map<std::string, Route> observed_;     // GUARDED_BY(mu_): what the router holds, by key
