@@ -18,8 +18,13 @@ std::string LoginSessionKey(const ObjectPtr& login) {
   return login->metadata.namespace_ + "/" + it->get<std::string>();
 }
 
-// Routes per ApplyRoutes call in a repair pass.
+// Routes per ApplyRoutes call in a repair pass, and the fewest worth one:
+// a few differing routes (a session just Ready, a login) go to the workers,
+// which read the newest state; a restart's thousands go in batches.
 constexpr size_t kRepairBatch = 1000;
+constexpr size_t kRepairBatchMin = 16;
+// A route the router refused as invalid or conflicting is tried again after this.
+constexpr std::chrono::seconds kBrokenRetry{30};
 
 }  // namespace
 
@@ -78,6 +83,7 @@ ReconcileResult RouteReconciler::Reconcile(const std::string& key) {
     ++removes_;
     std::lock_guard lock(mu_);
     observed_.erase(key);
+    broken_.clear();  // the prefix another route was refused for may be free now
   } else if (desired && (!have || *have != *desired)) {
     std::lock_guard router_lock(router_mu_);
     Status s = router_->ApplyRoute(*desired);
@@ -85,10 +91,16 @@ ReconcileResult RouteReconciler::Reconcile(const std::string& key) {
       ++applies_;
       std::lock_guard lock(mu_);
       observed_[key] = *desired;
+      broken_.erase(key);
       changed_.notify_all();
     } else {
       ++apply_errors_;
       if (s.code() == Code::kUnavailable || !session) return ReconcileResult::Error(s);
+      {
+        // Left alone by the sync pass until the retry below.
+        std::lock_guard lock(mu_);
+        broken_[key] = now + kBrokenRetry;
+      }
       outcome.error_reason = s.code() == Code::kAlreadyExists ? "PrefixConflict"
                              : s.code() == Code::kInvalid     ? "RouteInvalid"
                                                               : "RouterError";
@@ -135,7 +147,7 @@ ReconcileResult RouteReconciler::Reconcile(const std::string& key) {
       (void)manager_->events()->Record(**w, EventSeverity::kNormal, "Idle", after->value("message", ""));
     }
   }
-  if (!outcome.error_reason.empty()) return ReconcileResult::RequeueAfter(std::chrono::seconds(30));
+  if (!outcome.error_reason.empty()) return ReconcileResult::RequeueAfter(kBrokenRetry);
   // An unredeemed ticket is deleted when it expires.
   std::optional<TimePoint> next;
   for (const auto& l : logins) {
@@ -192,9 +204,11 @@ void RouteReconciler::SyncOnce(bool activity) {
       stats_valid_ = stats_ok;
     }
     if (!observed_valid_) return;
+    std::erase_if(broken_, [&](const auto& b) { return b.second <= now; });
     for (const auto& s : sessions) {
       const std::string key = s->metadata.namespace_ + "/" + s->metadata.name;
       wanted.insert(key);
+      if (broken_.count(key)) continue;  // its reconcile retries it
       std::optional<Route> desired = DesiredRoute(*s, LoginsOf(*s));
       auto it = observed_.find(key);
       const bool differs = desired ? (it == observed_.end() || it->second != *desired) : it != observed_.end();
@@ -214,6 +228,7 @@ void RouteReconciler::SyncOnce(bool activity) {
   // Routes are re-applied here in batches: HAProxy's state is read once per
   // batch, not once per route. The keys are still enqueued: their
   // reconciles write status (and retry what failed here).
+  if (repair.size() < kRepairBatchMin) repair.clear();
   for (size_t at = 0; at < repair.size(); at += kRepairBatch) {
     std::vector<Route> batch(repair.begin() + at, repair.begin() + std::min(repair.size(), at + kRepairBatch));
     std::lock_guard router_lock(router_mu_);

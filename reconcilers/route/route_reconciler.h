@@ -81,6 +81,8 @@ class RouteReconciler {
   std::map<std::string, Route> observed_;     // GUARDED_BY(mu_): what the router holds, by key
   bool observed_valid_ = false;               // GUARDED_BY(mu_)
   std::map<std::string, RouteStats> stats_;   // GUARDED_BY(mu_)
+  // Routes the router refused (invalid, conflicting), until their retry.
+  std::map<std::string, TimePoint> broken_;  // GUARDED_BY(mu_)
   bool stats_valid_ = false;                  // GUARDED_BY(mu_)
   bool stopping_ = false;                     // GUARDED_BY(mu_)
   std::atomic<bool> router_up_{false};

@@ -104,9 +104,10 @@ HttpResponse WakeupHandler::Handle(const HttpRequest& req) {
 }
 
 HttpResponse WakeupHandler::Login(const HttpRequest& req) {
-  if (req.method != "GET" && req.method != "HEAD") {
+  // Only GET redeems: a HEAD (a link checker) must not use the ticket up.
+  if (req.method != "GET") {
     HttpResponse r = Page(405, "Method not allowed", "<p>Open the login link with GET.</p>");
-    r.headers.push_back({"Allow", "GET, HEAD"});
+    r.headers.push_back({"Allow", "GET"});
     return r;
   }
   std::vector<std::string> parts = Split(req.path.substr(std::string(kLoginPathPrefix).size()), '/');
