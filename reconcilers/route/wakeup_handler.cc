@@ -1,6 +1,7 @@
 #include "reconcilers/route/wakeup_handler.h"
 
 #include <algorithm>
+#include <thread>
 
 #include "controller/base/utf8.h"
 #include "controller/drivers/haproxy/route_format.h"
@@ -135,7 +136,10 @@ HttpResponse WakeupHandler::Login(const HttpRequest& req) {
 }
 
 Status WakeupHandler::Resume(const std::string& ns, const std::string& name) {
-  for (int attempt = 0; attempt < 5; ++attempt) {
+  // As client-go's RetryOnConflict: the reconcilers write this session's
+  // status right around a login, so a few attempts may meet a newer version.
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(10 * attempt));
     VISI_ASSIGN_OR_RETURN(ObjectPtr s, store_->Get("VisiSession", ns, name));
     if (!s->spec.is_object() || s->spec.value("suspend", false) != true) return OkStatus();
     Object o = *s;
