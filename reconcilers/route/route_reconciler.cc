@@ -83,14 +83,18 @@ ReconcileResult RouteReconciler::Reconcile(const std::string& key) {
     ++removes_;
     std::lock_guard lock(mu_);
     observed_.erase(key);
+    ++apply_seq_[key];
     broken_.clear();  // the prefix another route was refused for may be free now
   } else if (desired && (!have || *have != *desired)) {
     std::lock_guard router_lock(router_mu_);
-    Status s = router_->ApplyRoute(*desired);
+    // From what the router is known to hold: only the difference is sent
+    // (a full read of HAProxy costs milliseconds per thousand routes).
+    Status s = have ? router_->ApplyRouteFrom(*have, *desired) : router_->ApplyRoute(*desired);
     if (s.ok()) {
       ++applies_;
       std::lock_guard lock(mu_);
       observed_[key] = *desired;
+      ++apply_seq_[key];
       broken_.erase(key);
       changed_.notify_all();
     } else {
@@ -196,7 +200,25 @@ void RouteReconciler::SyncOnce(bool activity) {
     }
   }
   const TimePoint now = manager_->clock()->Now();
-  std::vector<Route> repair;  // routes to re-apply in one batch (after a restart: all of them)
+  // What needs no lock first: every session's desired route and activity.
+  struct Plan {
+    std::string key;
+    std::optional<Route> desired;
+    bool stale_status = false;
+  };
+  std::vector<Plan> plans;
+  plans.reserve(sessions.size());
+  for (const auto& s : sessions) {
+    Plan p{s->metadata.namespace_ + "/" + s->metadata.name, DesiredRoute(*s, LoginsOf(*s))};
+    if (activity && stats_ok && !s->metadata.deletion_timestamp) {
+      Json status = s->status;
+      auto st = stats.find(p.key);
+      p.stale_status = SetActivityStatus(&status, *s, st == stats.end() ? std::nullopt : std::optional(st->second), now);
+    }
+    plans.push_back(std::move(p));
+  }
+  std::vector<Route> repair;  // routes to re-apply in batches (after a restart: all of them)
+  std::map<std::string, uint64_t> planned;  // apply_seq_ of each when planned
   {
     std::lock_guard lock(mu_);
     if (activity) {
@@ -205,25 +227,22 @@ void RouteReconciler::SyncOnce(bool activity) {
     }
     if (!observed_valid_) return;
     std::erase_if(broken_, [&](const auto& b) { return b.second <= now; });
-    for (const auto& s : sessions) {
-      const std::string key = s->metadata.namespace_ + "/" + s->metadata.name;
-      wanted.insert(key);
-      if (broken_.count(key)) continue;  // its reconcile retries it
-      std::optional<Route> desired = DesiredRoute(*s, LoginsOf(*s));
-      auto it = observed_.find(key);
-      const bool differs = desired ? (it == observed_.end() || it->second != *desired) : it != observed_.end();
-      if (differs && desired) repair.push_back(*desired);
-      bool stale_status = false;
-      if (activity && stats_ok && !s->metadata.deletion_timestamp) {
-        Json status = s->status;
-        auto st = stats.find(key);
-        stale_status = SetActivityStatus(&status, *s, st == stats.end() ? std::nullopt : std::optional(st->second), now);
+    for (const Plan& p : plans) {
+      wanted.insert(p.key);
+      if (broken_.count(p.key)) continue;  // its reconcile retries it
+      auto it = observed_.find(p.key);
+      const bool differs =
+          p.desired ? (it == observed_.end() || it->second != *p.desired) : it != observed_.end();
+      if (differs && p.desired) {
+        repair.push_back(*p.desired);
+        planned[p.key] = apply_seq_[p.key];
       }
-      if (differs || stale_status) enqueue.push_back(key);
+      if (differs || p.stale_status) enqueue.push_back(p.key);
     }
     for (const auto& [key, route] : observed_) {
       if (!wanted.count(key)) enqueue.push_back(key);
     }
+    std::erase_if(apply_seq_, [&](const auto& e) { return !wanted.count(e.first) && !observed_.count(e.first); });
   }
   // Routes are re-applied here in batches: HAProxy's state is read once per
   // batch, not once per route. The keys are still enqueued: their
@@ -232,6 +251,12 @@ void RouteReconciler::SyncOnce(bool activity) {
   for (size_t at = 0; at < repair.size(); at += kRepairBatch) {
     std::vector<Route> batch(repair.begin() + at, repair.begin() + std::min(repair.size(), at + kRepairBatch));
     std::lock_guard router_lock(router_mu_);
+    {
+      // A worker applied a newer route since the plan (a login, Ready):
+      // the plan's would put the old one back.
+      std::lock_guard lock(mu_);
+      std::erase_if(batch, [&](const Route& r) { return apply_seq_[r.key] != planned[r.key]; });
+    }
     std::vector<Status> done = router_->ApplyRoutes(batch);
     std::lock_guard lock(mu_);
     for (size_t i = 0; i < batch.size(); ++i) {

@@ -387,6 +387,56 @@ TEST_F(HaproxyRouterTest, AnHaproxyLeftByAKilledOwnerIsReplaced) {
 namespace visi::testing {
 namespace {
 
+TEST_F(HaproxyRouterTest, RepointingLetsWakeUpRequestsFinishAndCutsAFrontEndsRequests) {
+  // A progress page in flight when the session becomes Ready completes.
+  ASSERT_OK(router_->ApplyRoute(MakeRoute("alice/a", "/s/alice/a/", {"sA"}, "")));
+  HttpConnection page(port());
+  ASSERT_TRUE(page.Send("/s/alice/a/slow", {CookieHeader("sA")}));
+  HttpAnswer head = page.Receive(10);
+  ASSERT_EQ(head.status, 200);
+  ASSERT_OK(router_->ApplyRoute(MakeRoute("alice/a", "/s/alice/a/", {"sA"}, a_->address())));
+  wakeup_->ReleaseSlow();
+  EXPECT_EQ(head.body + page.ReadRest(), "body=wakeup path=/s/alice/a/slow route=alice/a\n");
+  EXPECT_EQ(Get("/s/alice/a/x", "sA").body, "body=A path=/s/alice/a/x route=alice/a\n");
+
+  // A front end's request in flight when the session goes to sleep is cut.
+  HttpConnection busy(port());
+  ASSERT_TRUE(busy.Send("/s/alice/a/slow", {CookieHeader("sA")}));
+  HttpAnswer started = busy.Receive(10);
+  ASSERT_EQ(started.status, 200);
+  ASSERT_OK(router_->ApplyRoute(MakeRoute("alice/a", "/s/alice/a/", {"sA"}, "")));
+  const std::string whole = "body=A path=/s/alice/a/slow route=alice/a\n";
+  EXPECT_LT((started.body + busy.ReadRest()).size(), whole.size());
+  EXPECT_TRUE(busy.closed());
+}
+
+TEST_F(HaproxyRouterTest, ApplyRouteFromSendsTheDifferenceAndFallsBackWhenObservedIsWrong) {
+  const Route v1 = MakeRoute("alice/a", "/s/alice/a/", {"sA"}, "");
+  ASSERT_OK(router_->ApplyRoute(v1));
+  ASSERT_OK(router_->ApplyRoute(MakeRoute("bob/b", "/s/bob/b/", {"sB"}, b_->address())));
+  // Ready, and a second login, from what the router was known to hold.
+  const Route v2 = MakeRoute("alice/a", "/s/alice/a/", {"sA", "sA2"}, a_->address());
+  ASSERT_OK(router_->ApplyRouteFrom(v1, v2));
+  EXPECT_EQ(*router_->ListRoutes(), (std::vector<Route>{v2, MakeRoute("bob/b", "/s/bob/b/", {"sB"}, b_->address())}));
+  EXPECT_EQ(Get("/s/alice/a/x", "sA2").body, "body=A path=/s/alice/a/x route=alice/a\n");
+  // The first login goes, and the session sleeps.
+  const Route v3 = MakeRoute("alice/a", "/s/alice/a/", {"sA2"}, "");
+  ASSERT_OK(router_->ApplyRouteFrom(v2, v3));
+  EXPECT_EQ(Get("/s/alice/a/x", "sA").status, 403);
+  EXPECT_EQ(Get("/s/alice/a/x", "sA2").body, "body=wakeup path=/s/alice/a/x route=alice/a\n");
+  EXPECT_EQ((*router_->ListRoutes())[0], v3);
+
+  // A stale view (HAProxy restarted empty): it converges from HAProxy's state.
+  ASSERT_OK(haproxy_->Restart());
+  ASSERT_OK(router_->ApplyRouteFrom(v3, v2));
+  EXPECT_EQ(*router_->ListRoutes(), std::vector<Route>{v2});
+  EXPECT_EQ(Get("/s/alice/a/x", "sA").body, "body=A path=/s/alice/a/x route=alice/a\n");
+  // A view of another prefix, or a half-applied one, is not trusted either.
+  ASSERT_OK(router_->ApplyRouteFrom(Route{"alice/a", "", {}, ""}, v3));
+  EXPECT_EQ(*router_->ListRoutes(), std::vector<Route>{v3});
+  EXPECT_EQ(router_->ApplyRouteFrom(v3, Route{"alice/a", "bad", {}, ""}).code(), Code::kInvalid);
+}
+
 TEST_F(HaproxyRouterTest, ApplyRoutesAppliesABatchAndReportsEachRoute) {
   ASSERT_OK(router_->ApplyRoute(MakeRoute("bob/b", "/s/bob/b/", {"sB"}, b_->address())));
   std::vector<Route> batch = {

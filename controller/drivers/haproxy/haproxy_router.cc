@@ -41,7 +41,11 @@ StatusOr<HaproxyRouter::Observed> HaproxyRouter::Observe() const {
     std::string name = s.server;
     out.servers.emplace(std::move(name), std::move(s));
   }
-  VISI_ASSIGN_OR_RETURN(out.routes, api_.ShowMap(routes_map_));
+  VISI_ASSIGN_OR_RETURN(std::vector<MapEntry> routes, api_.ShowMap(routes_map_));
+  for (MapEntry& e : routes) {
+    out.server_routes[e.value].insert(e.key);
+    out.route_server[std::move(e.key)] = std::move(e.value);
+  }
   VISI_ASSIGN_OR_RETURN(std::vector<MapEntry> prefixes, api_.ShowMap(prefixes_map_));
   for (MapEntry& e : prefixes) out.prefixes.emplace(std::move(e.key), std::move(e.value));
   return out;
@@ -54,7 +58,7 @@ StatusOr<std::vector<Route>> HaproxyRouter::ListRoutes() {
   // removed still shows up, so that the reconciler finishes the job.
   std::set<std::string> names;
   for (const auto& [name, state] : observed.servers) names.insert(name);
-  for (const MapEntry& e : observed.routes) names.insert(e.value);
+  for (const auto& [name, keys] : observed.server_routes) names.insert(name);
   for (const auto& [name, prefix] : observed.prefixes) names.insert(name);
 
   std::vector<Route> out;
@@ -74,9 +78,9 @@ StatusOr<std::vector<Route>> HaproxyRouter::ListRoutes() {
       route.backend = (s.address == wakeup_.ip && s.port == wakeup_.port) ? "" : Endpoint(s);
       if (s.in_maintenance()) consistent = false;  // added but never enabled
     }
-    for (const MapEntry& e : observed.routes) {
-      if (e.value != name) continue;
-      auto split = SplitRoutesMapKey(e.key);
+    auto keys = observed.server_routes.find(name);
+    for (const std::string& key : keys == observed.server_routes.end() ? std::set<std::string>{} : keys->second) {
+      auto split = SplitRoutesMapKey(key);
       if (!split || split->second != route.path_prefix) {
         consistent = false;
         continue;
@@ -101,9 +105,12 @@ Status HaproxyRouter::EnsureServer(const std::string& server, const Ipv4Endpoint
   const ServerState& state = found->second;
   if (state.address != target.ip || state.port != target.port) {
     VISI_RETURN_IF_ERROR(api_.SetServerAddress(kSessionsBackend, server, target));
-    // Requests still running against the old backend belong to what this
-    // route no longer is (a stopped container, the wake-up page): cut them.
-    VISI_RETURN_IF_ERROR(api_.ShutdownServerSessions(kSessionsBackend, server));
+    // Requests still running against the old front end belong to what this
+    // route no longer is (a stopped container): cut them. Requests to the
+    // wake-up page finish: they are short, and a browser whose progress page
+    // got a 502 instead would stop reloading it.
+    const bool from_wakeup = state.address == wakeup_.ip && state.port == wakeup_.port;
+    if (!from_wakeup) VISI_RETURN_IF_ERROR(api_.ShutdownServerSessions(kSessionsBackend, server));
   }
   if (state.in_maintenance()) VISI_RETURN_IF_ERROR(api_.EnableServer(kSessionsBackend, server));
   return OkStatus();
@@ -114,6 +121,43 @@ Status HaproxyRouter::ApplyRoute(const Route& requested) {
   std::lock_guard<std::mutex> lock(mu_);
   VISI_ASSIGN_OR_RETURN(Observed observed, Observe());
   return ApplyOne(requested, &observed);
+}
+
+Status HaproxyRouter::ApplyRouteFrom(const Route& observed_route, const Route& requested) {
+  VISI_RETURN_IF_ERROR(ValidateRoute(requested));
+  const Route route = NormalizeRoute(requested);
+  const Route before = NormalizeRoute(observed_route);
+  if (before.key != route.key || before.path_prefix.empty() || before.path_prefix != route.path_prefix ||
+      !ValidateRoute(before).ok()) {
+    return ApplyRoute(route);
+  }
+  const std::string server = ServerNameForKey(route.key);
+  Status diff = [&]() -> Status {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (before.backend != route.backend) {
+      const Ipv4Endpoint target = route.backend.empty() ? wakeup_ : *ParseIpv4Endpoint(route.backend);
+      VISI_RETURN_IF_ERROR(api_.SetServerAddress(kSessionsBackend, server, target));
+      // As EnsureServer: a front end's requests are cut, the wake-up page's finish.
+      if (!before.backend.empty()) VISI_RETURN_IF_ERROR(api_.ShutdownServerSessions(kSessionsBackend, server));
+    }
+    const std::set<std::string> had(before.cookie_hashes.begin(), before.cookie_hashes.end());
+    const std::set<std::string> want(route.cookie_hashes.begin(), route.cookie_hashes.end());
+    for (const std::string& hash : want) {
+      if (!had.count(hash)) VISI_RETURN_IF_ERROR(api_.AddMapEntry(routes_map_, RoutesMapKey(hash, route.path_prefix), server));
+    }
+    for (const std::string& hash : had) {
+      if (want.count(hash)) continue;
+      Status s = api_.DelMapEntry(routes_map_, RoutesMapKey(hash, route.path_prefix));
+      if (!s.ok() && s.code() != Code::kNotFound) return s;
+    }
+    return OkStatus();
+  }();
+  // The server or an entry is not what `observed` said (HAProxy restarted,
+  // someone changed it): converge from HAProxy's own state.
+  if (diff.code() == Code::kNotFound || diff.code() == Code::kAlreadyExists || diff.code() == Code::kInternal) {
+    return ApplyRoute(route);
+  }
+  return diff;
 }
 
 std::vector<Status> HaproxyRouter::ApplyRoutes(const std::vector<Route>& routes) {
@@ -165,35 +209,24 @@ Status HaproxyRouter::ApplyOne(const Route& requested, Observed* observed) {
   std::set<std::string> wanted;
   for (const std::string& hash : route.cookie_hashes) wanted.insert(RoutesMapKey(hash, route.path_prefix));
   for (const std::string& key : wanted) {
-    bool present = false;
-    bool foreign = false;
-    for (const MapEntry& e : observed->routes) {
-      if (e.key != key) continue;
-      present = true;
-      if (e.value != server) foreign = true;  // left over by a route removed half-way
-    }
-    if (!present) {
+    auto present = observed->route_server.find(key);
+    if (present == observed->route_server.end()) {
       VISI_RETURN_IF_ERROR(api_.AddMapEntry(routes_map_, key, server));
-    } else if (foreign) {
+    } else if (present->second != server) {  // left over by a route removed half-way
       VISI_RETURN_IF_ERROR(api_.SetMapEntry(routes_map_, key, server));
+      observed->server_routes[present->second].erase(key);
     }
+    observed->route_server[key] = server;
   }
-  std::set<std::string> stale;
-  for (const MapEntry& e : observed->routes) {
-    if (e.value == server && !wanted.count(e.key)) stale.insert(e.key);
-  }
-  for (const std::string& key : stale) {
+  std::set<std::string>& mine = observed->server_routes[server];
+  for (const std::string& key : mine) {
+    if (wanted.count(key)) continue;
     Status s = api_.DelMapEntry(routes_map_, key);
     if (!s.ok() && s.code() != Code::kNotFound) return s;
+    observed->route_server.erase(key);
   }
   // What this route now is, for the next route of a batch.
-  std::erase_if(observed->routes, [&](const MapEntry& e) { return e.value == server || wanted.count(e.key); });
-  for (const std::string& key : wanted) {
-    MapEntry e;
-    e.key = key;
-    e.value = server;
-    observed->routes.push_back(std::move(e));
-  }
+  mine = std::move(wanted);
   return OkStatus();
 }
 
@@ -218,9 +251,7 @@ Status HaproxyRouter::RemoveRoute(const std::string& key) {
   std::lock_guard<std::mutex> lock(mu_);
   VISI_ASSIGN_OR_RETURN(Observed observed, Observe());
   std::set<std::string> entries;
-  for (const MapEntry& e : observed.routes) {
-    if (e.value == server) entries.insert(e.key);
-  }
+  if (auto it = observed.server_routes.find(server); it != observed.server_routes.end()) entries = it->second;
   const bool has_server = observed.servers.count(server) > 0;
   const bool has_prefix = observed.prefixes.count(server) > 0;
   if (!has_server && !has_prefix && entries.empty()) return NotFoundError("no route " + key);

@@ -4,6 +4,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,10 @@ class HaproxyRouter final : public Router {
   StatusOr<std::vector<Route>> ListRoutes() override;
   Status ApplyRoute(const Route& route) override;
   std::vector<Status> ApplyRoutes(const std::vector<Route>& routes) override;
+  // Sends only the difference (set server addr, add/del map entries) when
+  // `observed` is a whole route with the same key and prefix; else, or when
+  // HAProxy does not know the server or an entry, ApplyRoute.
+  Status ApplyRouteFrom(const Route& observed, const Route& desired) override;
   Status RemoveRoute(const std::string& key) override;
   StatusOr<std::vector<RouteStats>> Stats() override;
 
@@ -40,7 +45,8 @@ class HaproxyRouter final : public Router {
   // HAProxy's state, as read at the start of a call.
   struct Observed {
     std::map<std::string, ServerState> servers;   // by server name
-    std::vector<MapEntry> routes;                 // the routes map
+    std::map<std::string, std::string> route_server;             // routes-map key -> server name
+    std::map<std::string, std::set<std::string>> server_routes;  // server name -> its routes-map keys
     std::map<std::string, std::string> prefixes;  // server name -> prefix
   };
 

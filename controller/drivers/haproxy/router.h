@@ -62,6 +62,17 @@ class Router {
   // route are cut; other routes are untouched.
   virtual Status ApplyRoute(const Route& route) = 0;
 
+  // ApplyRoute(desired), for a caller that knows what the router held:
+  // `observed` as ListRoutes (or a successful apply) last reported it. The
+  // router may then send only the difference, without reading its whole
+  // state; when `observed` turns out wrong it falls back to ApplyRoute. A
+  // stale `observed` can leave the route differing from `desired`: callers
+  // read the routes back now and then (ListRoutes) and re-apply.
+  virtual Status ApplyRouteFrom(const Route& observed, const Route& desired) {
+    (void)observed;
+    return ApplyRoute(desired);
+  }
+
   // ApplyRoute of each route, as one change: the router may read its state
   // once for all of them (after a restart, thousands of routes come back
   // in one pass instead of one full read per route). One Status per route,
