@@ -218,6 +218,19 @@ HttpResponse ApiHandler::Dispatch(const HttpRequest& req, std::string* verb, std
     if (!u.Reaches(t.ns)) {
       return Error(Status(Code::kForbidden, what + " in the namespace \"" + t.ns + "\""), &t);
     }
+    // Status is what the controllers observed: the router trusts it (a
+    // session's front-end address), so users read it and never write it.
+    if (t.status && req.method != "GET") {
+      return Error(Status(Code::kForbidden, what + "/status: status is written by the controllers"), &t);
+    }
+    // Logins are made by the login subresource (which keeps the ticket);
+    // users may read them and delete them (a logout), nothing else.
+    const bool login_write = req.method == "POST" || req.method == "PUT" || req.method == "PATCH";
+    if (t.kind->kind == "SessionLogin" && login_write) {
+      return Error(Status(Code::kForbidden, what + ": logins are made by POST .../visisessions/NAME/login "
+                                                   "(visictl open NAME)"),
+                   &t);
+    }
   }
   return HandleResource(req, t, verb);
 }

@@ -215,6 +215,31 @@ TEST_F(ApiServerTest, AuthMatrix) {
   EXPECT_EQ(admin_->Request("GET", "/apis/visi.dev/v1alpha1/farmpools").code, 200);
   EXPECT_EQ(ApiClient(none).Request("GET", "/healthz").code, 200);
   EXPECT_EQ(ApiClient(none).Request("GET", "/metrics").code, 401);
+
+  // Users read their sessions' status but never write it: the router trusts
+  // status.frontEndAddress. Logins come only from the login subresource.
+  EXPECT_EQ(alice.Request("GET", kSessions + "/nb/status").code, 200);
+  const std::string fake = R"({"status":{"frontEndAddress":"10.9.9.9:80"}})";
+  auto put = alice.Request("PATCH", kSessions + "/nb/status", fake, "application/merge-patch+json");
+  EXPECT_EQ(put.code, 403) << put.body;
+  EXPECT_NE(put.body.find("status is written by the controllers"), std::string::npos) << put.body;
+  Json s = *ParseJson(alice.Request("GET", kSessions + "/nb").body);
+  EXPECT_EQ(alice.Request("PUT", kSessions + "/nb/status", s.dump()).code, 403);
+  EXPECT_EQ(admin_->Request("PUT", kSessions + "/nb/status", s.dump()).code, 200);  // controllers' identity
+  const std::string logins = "/apis/visi.dev/v1alpha1/namespaces/alice/sessionlogins";
+  Json login = {{"apiVersion", "visi.dev/v1alpha1"},
+                {"kind", "SessionLogin"},
+                {"metadata", {{"name", "login-mine"}, {"namespace", "alice"}}},
+                {"spec", {{"session", "nb"}, {"ticketSHA256", std::string(64, 'A')}, {"expiresTime", "2030-01-01T00:00:00Z"}}}};
+  EXPECT_EQ(alice.Request("POST", logins, login.dump()).code, 403);
+  EXPECT_EQ(alice.Request("GET", logins).code, 200);
+  ASSERT_EQ(admin_->Request("POST", logins, login.dump()).code, 201);
+  EXPECT_EQ(alice.Request("PATCH", logins + "/login-mine/status", R"({"status":{"cookieSHA256":")" +
+                                                                      std::string(64, 'B') + R"("}})",
+                          "application/merge-patch+json")
+                .code,
+            403);
+  EXPECT_EQ(alice.Request("DELETE", logins + "/login-mine").code, 200);  // a logout
 }
 
 TEST_F(ApiServerTest, MalformedAndOversizedBodies) {
