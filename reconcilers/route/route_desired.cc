@@ -2,7 +2,9 @@
 
 #include <algorithm>
 
+#include "controller/drivers/docker/ipv4.h"
 #include "controller/drivers/haproxy/route_format.h"
+#include "reconcilers/session/cidr.h"
 #include "controller/runtime/conditions.h"
 
 namespace visi {
@@ -46,7 +48,23 @@ bool SessionServesRequests(const Object& session) {
   if (session.spec.is_object() && session.spec.value("suspend", false) == true) return false;
   if (!session.status.is_object()) return false;
   const Json* ready = FindCondition(session.status, "Ready");
-  return ready && ready->value("status", "") == "True" && !Str(session.status, "frontEndAddress").empty();
+  return ready && ready->value("status", "") == "True" && FrontEndInSubnet(session);
+}
+
+bool FrontEndInSubnet(const Object& session) {
+  // A second guard behind the API's rule that only controllers write status:
+  // a route leads only into the session's own subnet, never to another
+  // session's or to a metadata service.
+  const std::string address = Str(session.status, "frontEndAddress");
+  auto endpoint = ParseIpv4Endpoint(address);
+  auto subnet = ParseCidr(Str(session.status, "subnet"), "status.subnet");
+  if (!endpoint || !subnet.ok()) return false;
+  auto ip = ParseIpv4(endpoint->ip);
+  if (!ip) return false;
+  const uint32_t mask = subnet->prefix == 0 ? 0 : ~uint32_t{0} << (32 - subnet->prefix);
+  const uint32_t host = *ip & ~mask;
+  // Not the network or broadcast address.
+  return (*ip & mask) == subnet->base && host != 0 && host != (~mask & ~uint32_t{0});
 }
 
 std::vector<ObjectPtr> AcceptedLogins(const Object& session, const std::vector<ObjectPtr>& logins) {

@@ -21,6 +21,10 @@ inline constexpr size_t kMaxLoginsPerRoute = 256;
 // wake-up endpoint.
 bool SessionServesRequests(const Object& session);
 
+// True when status.frontEndAddress is a host address inside status.subnet
+// (not its network or broadcast address).
+bool FrontEndInSubnet(const Object& session);
+
 // The SessionLogins among `logins` whose cookie opens `session`: redeemed,
 // naming the session and owned by this incarnation of it (its uid), the
 // newest kMaxLoginsPerRoute by redemption time (then name). Pure.

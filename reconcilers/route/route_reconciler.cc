@@ -60,33 +60,41 @@ ReconcileResult RouteReconciler::Reconcile(const std::string& key) {
   std::vector<ObjectPtr> logins = session ? LoginsOf(*session) : std::vector<ObjectPtr>{};
   std::optional<Route> desired = session ? DesiredRoute(*session, logins) : std::nullopt;
 
+  // What the router holds and the change to it are one step under
+  // router_mu_: no read-back or repair batch can slip in between.
+  std::unique_lock router_lock(router_mu_);
+  bool valid = false;
+  {
+    std::lock_guard lock(mu_);
+    valid = observed_valid_;
+  }
+  if (!valid && !ReadRoutesLocked()) {
+    return ReconcileResult::Error(UnavailableError("the router does not answer"));
+  }
   std::optional<Route> have;
   {
-    std::unique_lock lock(mu_);
-    if (!observed_valid_) {
-      lock.unlock();
-      if (!ReadRoutes()) return ReconcileResult::Error(UnavailableError("the router does not answer"));
-      lock.lock();
-    }
+    std::lock_guard lock(mu_);
     if (auto it = observed_.find(key); it != observed_.end()) have = it->second;
+    ++apply_seq_[key];  // decided now: a repair planned earlier is stale for this key
   }
 
   RouteOutcome outcome;
   outcome.route = desired;
-  if (!desired && have) {
-    std::lock_guard router_lock(router_mu_);
+  auto remove = [&]() -> Status {
     Status s = router_->RemoveRoute(key);
     if (!s.ok() && s.code() != Code::kNotFound) {
       ++apply_errors_;
-      return ReconcileResult::Error(s);
+      return s;
     }
     ++removes_;
     std::lock_guard lock(mu_);
     observed_.erase(key);
-    ++apply_seq_[key];
     broken_.clear();  // the prefix another route was refused for may be free now
+    return OkStatus();
+  };
+  if (!desired && have) {
+    if (Status s = remove(); !s.ok()) return ReconcileResult::Error(s);
   } else if (desired && (!have || *have != *desired)) {
-    std::lock_guard router_lock(router_mu_);
     // From what the router is known to hold: only the difference is sent
     // (a full read of HAProxy costs milliseconds per thousand routes).
     Status s = have ? router_->ApplyRouteFrom(*have, *desired) : router_->ApplyRoute(*desired);
@@ -94,12 +102,16 @@ ReconcileResult RouteReconciler::Reconcile(const std::string& key) {
       ++applies_;
       std::lock_guard lock(mu_);
       observed_[key] = *desired;
-      ++apply_seq_[key];
       broken_.erase(key);
       changed_.notify_all();
     } else {
       ++apply_errors_;
       if (s.code() == Code::kUnavailable || !session) return ReconcileResult::Error(s);
+      // Fail closed: the route as it was may hold logins deleted since, or
+      // a front end that is gone. No route (403) until it can be applied.
+      if (have) {
+        if (Status r = remove(); !r.ok()) return ReconcileResult::Error(r);
+      }
       {
         // Left alone by the sync pass until the retry below.
         std::lock_guard lock(mu_);
@@ -113,6 +125,7 @@ ReconcileResult RouteReconciler::Reconcile(const std::string& key) {
       for (const auto& c : s.causes()) outcome.error_message += "; " + c.field + ": " + c.message;
     }
   }
+  router_lock.unlock();
   if (!session) return ReconcileResult::Done();
 
   // Expired tickets nobody used, and logins beyond what a route holds.
@@ -165,6 +178,10 @@ ReconcileResult RouteReconciler::Reconcile(const std::string& key) {
 
 bool RouteReconciler::ReadRoutes() {
   std::lock_guard router_lock(router_mu_);
+  return ReadRoutesLocked();
+}
+
+bool RouteReconciler::ReadRoutesLocked() {
   auto listed = router_->ListRoutes();
   if (!listed.ok()) {
     router_up_ = false;

@@ -62,6 +62,7 @@ class RouteReconciler {
   void SyncLoop();
   // Reads the router's routes into observed_; false when it does not answer.
   bool ReadRoutes();
+  bool ReadRoutesLocked();  // REQUIRES: router_mu_ held
   std::vector<ObjectPtr> LoginsOf(const Object& session) const;
 
   Manager* const manager_;

@@ -265,6 +265,7 @@ StatusOr<RedeemedLogin> LogIn(Store* store, const std::string& name, const std::
 void MarkReady(Object* o, const std::string& front_end) {
   o->status["phase"] = "Running";
   o->status["frontEndAddress"] = front_end;
+  o->status["subnet"] = "127.0.0.0/8";  // the front ends are loopback servers here
   SetCondition(&o->status, {"Ready", "True", "Ready", "", o->metadata.generation}, SystemClock::Default()->Now());
 }
 

@@ -367,8 +367,15 @@ TEST(RouteAttachE2eTest, VisidDrivesAnOperatorsHaproxy) {
         Json s = *ParseJson(admin.Request("GET", Sessions("alice") + "/nb").body);
         s["status"]["phase"] = "Running";
         s["status"]["frontEndAddress"] = frontend.address();
+        s["status"]["subnet"] = "127.0.0.0/8";  // the route only leads into the session's subnet
         s["status"]["conditions"] = {{{"type", "Ready"}, {"status", "True"}, {"reason", "Ready"}}};
         return admin.Request("PUT", Sessions("alice") + "/nb/status", s.dump()).code == 200;
+      },
+      std::chrono::seconds(10)));
+  ASSERT_TRUE(Eventually(
+      [&] {
+        Json s = *ParseJson(admin.Request("GET", Sessions("alice") + "/nb").body);
+        return s["status"].value("route", Json::object()).value("backend", "") == frontend.address();
       },
       std::chrono::seconds(10)));
 
@@ -383,7 +390,7 @@ TEST(RouteAttachE2eTest, VisidDrivesAnOperatorsHaproxy) {
   const std::string cookie = m[1];
   const int port = std::stoi(listen.substr(listen.rfind(':') + 1));
   HttpAnswer ok = HttpGet(port, "/s/alice/nb/lab", {CookieHeader(cookie)});
-  EXPECT_EQ(ok.status, 200);
+  EXPECT_EQ(ok.status, 200) << admin.Request("GET", Sessions("alice") + "/nb").body;
   EXPECT_EQ(ok.body, "body=frontend path=/s/alice/nb/lab route=alice/nb\n");
   EXPECT_EQ(HttpGet(port, "/s/alice/nb/lab").status, 403);
 

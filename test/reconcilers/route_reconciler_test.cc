@@ -84,6 +84,7 @@ class RouteTest : public ::testing::Test {
         [&](Object* o) {
           o->status["phase"] = "Running";
           o->status["frontEndAddress"] = addr;
+          o->status["subnet"] = "10.200.7.0/24";
           SetCondition(&o->status, {"Ready", "True", "Ready", "", o->metadata.generation}, clock_.Now());
           return true;
         },

@@ -38,7 +38,7 @@ Object SessionObject(const std::string& name = "nb", const std::string& uid = kU
 // The session as the session reconciler leaves it once Ready at `ready_at`.
 Object ReadySession(TimePoint ready_at = kT0, const std::string& addr = kAddr) {
   Object o = SessionObject();
-  o.status = {{"phase", "Running"}};
+  o.status = {{"phase", "Running"}, {"subnet", "10.200.7.0/24"}};
   if (!addr.empty()) o.status["frontEndAddress"] = addr;
   SetCondition(&o.status, {"Ready", "True", "Ready", "", 3}, ready_at);
   return o;
@@ -134,6 +134,22 @@ TEST(DesiredRouteTest, EverySessionThatDoesNotServeGoesToTheWakeUpEndpoint) {
     EXPECT_EQ(r->path_prefix, "/s/alice/nb/");
     EXPECT_FALSE(SessionServesRequests(c.session));
   }
+}
+
+TEST(DesiredRouteTest, AFrontEndOutsideTheSessionsSubnetGetsTheWakeUpEndpoint) {
+  // Only controllers write status; should a bad one slip through anyway, a
+  // route never leads out of the session's own subnet.
+  for (const std::string& addr : {"10.200.8.9:8888", "127.0.0.1:6443", "169.254.169.254:80", "10.200.7.0:80",
+                                  "10.200.7.255:80", "not-an-address", "10.200.7.9"}) {
+    SCOPED_TRACE(addr);
+    Object o = ReadySession(kT0, addr);
+    EXPECT_FALSE(FrontEndInSubnet(o));
+    EXPECT_EQ(DesiredRoute(o, {})->backend, "");
+  }
+  Object no_subnet = ReadySession();
+  no_subnet.status.erase("subnet");
+  EXPECT_EQ(DesiredRoute(no_subnet, {})->backend, "");
+  EXPECT_TRUE(FrontEndInSubnet(ReadySession(kT0, "10.200.7.254:1")));
 }
 
 TEST(DesiredRouteTest, ASessionBeingDeletedHasNoRoute) {

@@ -145,11 +145,16 @@ Status HaproxyRouter::ApplyRouteFrom(const Route& observed_route, const Route& r
     for (const std::string& hash : want) {
       if (!had.count(hash)) VISI_RETURN_IF_ERROR(api_.AddMapEntry(routes_map_, RoutesMapKey(hash, route.path_prefix), server));
     }
+    bool logged_out = false;
     for (const std::string& hash : had) {
       if (want.count(hash)) continue;
       Status s = api_.DelMapEntry(routes_map_, RoutesMapKey(hash, route.path_prefix));
       if (!s.ok() && s.code() != Code::kNotFound) return s;
+      logged_out = true;
     }
+    // A removed login's open connections (a websocket, a long download) go
+    // too; the other logins' browsers reconnect.
+    if (logged_out) VISI_RETURN_IF_ERROR(api_.ShutdownServerSessions(kSessionsBackend, server));
     return OkStatus();
   }();
   // The server or an entry is not what `observed` said (HAProxy restarted,
@@ -219,12 +224,16 @@ Status HaproxyRouter::ApplyOne(const Route& requested, Observed* observed) {
     observed->route_server[key] = server;
   }
   std::set<std::string>& mine = observed->server_routes[server];
+  bool logged_out = false;
   for (const std::string& key : mine) {
     if (wanted.count(key)) continue;
     Status s = api_.DelMapEntry(routes_map_, key);
     if (!s.ok() && s.code() != Code::kNotFound) return s;
     observed->route_server.erase(key);
+    logged_out = true;
   }
+  // A removed login's open connections go too (see ApplyRouteFrom).
+  if (logged_out) VISI_RETURN_IF_ERROR(api_.ShutdownServerSessions(kSessionsBackend, server));
   // What this route now is, for the next route of a batch.
   mine = std::move(wanted);
   return OkStatus();
