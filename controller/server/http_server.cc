@@ -245,7 +245,7 @@ class CppRestServer final : public HttpServer {
   }
 
   void Finish(http::http_request& req, HttpRequest in) {
-    if (in.method != "GET" && in.method != "HEAD" && writers_) {
+    if ((opts_.all_on_write_threads || (in.method != "GET" && in.method != "HEAD")) && writers_) {
       auto shared = std::make_shared<HttpRequest>(std::move(in));
       writers_->Post([this, req, shared]() mutable { Reply(req, handler_->Handle(*shared)); });
       return;

@@ -18,6 +18,10 @@ struct HttpServerOptions {
   size_t max_header_bytes = 64 * 1024;         // all header names and values together
   size_t max_stream_buffer = 8 * 1024 * 1024;  // unread watch bytes before the watch ends
   size_t write_threads = 64;  // threads that wait on durable commits for write requests
+  // Every request (GETs too) runs on those threads, never on cpprestsdk's
+  // shared pool: for handlers that block (the wake-up endpoint waits for
+  // HAProxy), so that they cannot stall another server in the process.
+  bool all_on_write_threads = false;
 };
 
 // Serves an ApiHandler over HTTP(S) with cpprestsdk: authenticates bearer

@@ -56,6 +56,21 @@ StatusOr<Json> IssueLogin(Store* store, const std::string& ns, const std::string
   if (s->metadata.deletion_timestamp) {
     return ConflictError("visisessions \"" + session + "\" is being deleted: no new logins");
   }
+  // Open tickets are bounded: each costs a stored object until it expires.
+  ListOptions lo;
+  lo.kind = "SessionLogin";
+  lo.namespace_ = ns;
+  VISI_ASSIGN_OR_RETURN(lo.labels, LabelSelector::Parse("visi.dev/session=" + session));
+  VISI_ASSIGN_OR_RETURN(ListResult existing, store->List(lo));
+  int open = 0;
+  for (const auto& l : existing.items) {
+    auto expires = ParseRfc3339(Str(l->spec, "expiresTime"));
+    if (Str(l->status, "redeemedTime").empty() && expires && *expires >= now) ++open;
+  }
+  if (open >= kMaxOpenLogins) {
+    return ConflictError("visisessions \"" + session + "\" has " + std::to_string(open) +
+                         " unused login links (the most it keeps): use one, or wait until they expire");
+  }
   VISI_ASSIGN_OR_RETURN(std::string ticket, RandomSecret());
   const std::string hash = CookieHash(ticket);
   Object login;

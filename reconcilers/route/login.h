@@ -24,12 +24,15 @@ namespace visi {
 
 inline constexpr char kLoginPathPrefix[] = "/_visi/login/";
 inline constexpr std::chrono::seconds kDefaultLoginTtl{300};
+// Unused, unexpired login links a session may have at once.
+inline constexpr int kMaxOpenLogins = 32;
 
 // What the login call answers (JSON, kind SessionLoginTicket):
 //   {"apiVersion", "kind": "SessionLoginTicket", "metadata": {name, namespace},
 //    "session", "url", "expiresTime"}
 // Errors: kNotFound (no such session), kConflict (the session is being
-// deleted), kUnavailable (no router URL configured), store errors.
+// deleted, or has kMaxOpenLogins unused links), kUnavailable (no router URL
+// configured), store errors.
 StatusOr<Json> IssueLogin(Store* store, const std::string& ns, const std::string& session,
                           const std::string& router_url, std::chrono::seconds ttl, TimePoint now);
 

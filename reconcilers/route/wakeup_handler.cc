@@ -130,7 +130,8 @@ HttpResponse WakeupHandler::Login(const HttpRequest& req) {
                             "\">Open the session</a>.</p>" +
                             (routed ? "" : "<p>The route is still being set up; reload in a moment.</p>"));
   r.headers.push_back({"Location", prefix});
-  r.headers.push_back({"Set-Cookie", "JSESSIONID=" + redeemed->cookie + "; Path=" + prefix + "; HttpOnly; SameSite=Lax"});
+  r.headers.push_back({"Set-Cookie", "JSESSIONID=" + redeemed->cookie + "; Path=" + prefix + "; HttpOnly; SameSite=Lax" +
+                                         (secure_cookies_ ? "; Secure" : "")});
   r.headers.push_back({"Referrer-Policy", "no-referrer"});
   return r;
 }
@@ -158,6 +159,14 @@ Status WakeupHandler::Resume(const std::string& ns, const std::string& name) {
 }
 
 HttpResponse WakeupHandler::WakeUp(const HttpRequest& req, const std::string& ns, const std::string& name) {
+  const std::string cookie = JsessionIdFromCookieHeader(req.Header("cookie"));
+  const Status not_logged_in_early(Code::kForbidden, "you are not logged in to this session: open a login link "
+                                                     "(visictl open SESSION) first");
+  // Not even shaped like a cookie we issue: refused before any store access.
+  if (cookie.size() != 64 ||
+      !std::all_of(cookie.begin(), cookie.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); })) {
+    return ErrorPage(not_logged_in_early);
+  }
   auto s = store_->Get("VisiSession", ns, name);
   const Status not_logged_in(Code::kForbidden, "you are not logged in to this session: open a login link "
                                                "(visictl open SESSION) first");
@@ -166,7 +175,6 @@ HttpResponse WakeupHandler::WakeUp(const HttpRequest& req, const std::string& ns
     return ErrorPage(s.status());
   }
   // The cookie is checked here as well: this endpoint trusts no header.
-  const std::string cookie = JsessionIdFromCookieHeader(req.Header("cookie"));
   ListOptions lo;
   lo.kind = "SessionLogin";
   lo.namespace_ = ns;

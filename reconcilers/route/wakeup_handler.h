@@ -30,6 +30,9 @@ class WakeupHandler final : public RequestHandler {
   // `routes` may be null (no waiting for the route after a login).
   WakeupHandler(Store* store, const Clock* clock, RouteReconciler* routes, EventRecorder* events,
                 std::chrono::milliseconds login_route_wait = std::chrono::seconds(5));
+  // Browsers reach the router over HTTPS (--router-url https://...): the
+  // cookie gets the Secure flag, so it never travels over plain HTTP.
+  void set_secure_cookies(bool secure) { secure_cookies_ = secure; }
 
   HttpResponse Handle(const HttpRequest& req) override;
   bool IsPublicPath(const std::string&) const override { return true; }
@@ -45,6 +48,7 @@ class WakeupHandler final : public RequestHandler {
   RouteReconciler* const routes_;
   EventRecorder* const events_;
   const std::chrono::milliseconds login_route_wait_;
+  bool secure_cookies_ = false;
 };
 
 // The value of the last JSESSIONID cookie in a Cookie header, as HAProxy's

@@ -550,6 +550,23 @@ TEST_F(RouteTest, IssueLoginRefusals) {
   EXPECT_EQ(IssueLogin(store_.get(), "alice", "held", kRouterUrl, seconds(60), clock_.Now()).status().code(),
             Code::kConflict);
   ASSERT_TRUE(RemoveFinalizer(store_.get(), *Get("held"), kHold).ok() || !Get("held"));
+
+  // Unused links are bounded per session; a used or expired one frees a place.
+  std::vector<std::string> tickets;
+  for (int i = 0; i < kMaxOpenLogins; ++i) {
+    auto t = IssueLogin(store_.get(), "alice", "nb", kRouterUrl, seconds(60), clock_.Now());
+    ASSERT_TRUE(t.ok()) << i << ": " << t.status().ToString();
+    tickets.push_back((*t)["url"].get<std::string>().substr((*t)["url"].get<std::string>().find("ticket=") + 7));
+  }
+  auto full = IssueLogin(store_.get(), "alice", "nb", kRouterUrl, seconds(60), clock_.Now());
+  EXPECT_EQ(full.status().code(), Code::kConflict);
+  EXPECT_NE(full.status().message().find("unused login links"), std::string::npos) << full.status().ToString();
+  ASSERT_TRUE(RedeemLogin(store_.get(), "alice", "nb", tickets[0], clock_.Now()).ok());
+  EXPECT_TRUE(IssueLogin(store_.get(), "alice", "nb", kRouterUrl, seconds(60), clock_.Now()).ok());
+  EXPECT_EQ(IssueLogin(store_.get(), "alice", "nb", kRouterUrl, seconds(60), clock_.Now()).status().code(),
+            Code::kConflict);
+  clock_.Advance(seconds(61));
+  EXPECT_TRUE(IssueLogin(store_.get(), "alice", "nb", kRouterUrl, seconds(60), clock_.Now()).ok());
 }
 
 TEST_F(RouteTest, RedeemLoginOnceBeforeItExpires) {
@@ -706,6 +723,14 @@ TEST_F(WakeupHandlerTest, ALoginSetsTheCookieAndRedirectsOnceTheRouteTakesIt) {
   HttpResponse again = handler_->Handle(LoginRequest("alice", "nb", ticket));
   EXPECT_EQ(again.code, 410);
   EXPECT_TRUE(Headers(again, "Set-Cookie").empty());
+
+  // Behind HTTPS (--router-url https://...) the cookie is Secure.
+  handler_->set_secure_cookies(true);
+  HttpResponse secure = handler_->Handle(LoginRequest("alice", "nb", TicketFor("nb")));
+  ASSERT_EQ(secure.code, 303) << secure.body;
+  EXPECT_TRUE(std::regex_match(Header(secure, "Set-Cookie"),
+                               std::regex("JSESSIONID=[0-9a-f]{64}; Path=/s/alice/nb/; HttpOnly; SameSite=Lax; Secure")))
+      << Header(secure, "Set-Cookie");
 }
 
 TEST_F(WakeupHandlerTest, ALoginWhileTheRouterIsDownStillSetsTheCookie) {

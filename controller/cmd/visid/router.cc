@@ -83,11 +83,13 @@ StatusOr<std::unique_ptr<VisidRouter>> VisidRouter::Create(Manager* manager, Vis
   }
   r->routes_ = std::make_unique<RouteReconciler>(manager, r->router_.get(), ro);
   r->wakeup_ = std::make_unique<WakeupHandler>(manager->store(), manager->clock(), r->routes_.get(), manager->events());
+  r->wakeup_->set_secure_cookies(r->url_.rfind("https://", 0) == 0);
   HttpServerOptions ho;
   ho.host = wakeup.ip;
   ho.port = wakeup.port;
   ho.tls = false;
-  ho.write_threads = 4;
+  ho.write_threads = 8;
+  ho.all_on_write_threads = true;  // a login waits for HAProxy: never on the API's threads
   ho.max_body_bytes = 64 * 1024;
   VISI_ASSIGN_OR_RETURN(r->server_, HttpServer::Start(ho, r->wakeup_.get(), nullptr));
   return r;
