@@ -7,7 +7,7 @@ VISI_BUILD_PACKAGES=(
   g++ make cmake ccache pkg-config
   libyaml-cpp-dev nlohmann-json3-dev libsqlite3-dev sqlite3
   libcpprest-dev libssl-dev libboost-dev libcli11-dev
-  libgtest-dev libgmock-dev curl
+  libgtest-dev libgmock-dev zlib1g-dev curl
 )
 
 # Debian packages the workloads need at run time: the container runtime, the

@@ -1,0 +1,117 @@
+#pragma once
+
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "controller/drivers/snapshot/snapshot_store.h"
+
+namespace visi::testing {
+
+// The in-memory twin of LocalSnapshotStore: the same contract, including the
+// digest check on Get and Verify, plus a way to corrupt a stored file. Header
+// only; link OpenSSL::Crypto. Thread-safe.
+class MemorySnapshotStore final : public SnapshotStore {
+ public:
+  StatusOr<SnapshotBlob> Put(const Source& source) override {
+    std::string bytes;
+    std::vector<char> buf(4096);
+    while (true) {
+      StatusOr<size_t> n = source(buf.data(), buf.size());
+      if (!n.ok()) return n.status();
+      if (*n == 0) break;
+      bytes.append(buf.data(), *n);
+    }
+    SnapshotBlob blob{"sha256:" + Sha256Hex(bytes), static_cast<int64_t>(bytes.size())};
+    std::lock_guard lock(mu_);
+    files_.emplace(blob.digest, std::move(bytes));  // already there: a no-op
+    return blob;
+  }
+
+  Status Get(const std::string& digest, const Sink& sink) override {
+    std::string bytes;
+    VISI_RETURN_IF_ERROR(Find(digest, &bytes));
+    // Chunks go out before the check, as the contract allows.
+    for (size_t offset = 0; offset < bytes.size(); offset += kChunk) {
+      VISI_RETURN_IF_ERROR(sink(std::string_view(bytes).substr(offset, kChunk)));
+    }
+    return Check(digest, bytes);
+  }
+
+  Status Verify(const std::string& digest) override {
+    std::string bytes;
+    VISI_RETURN_IF_ERROR(Find(digest, &bytes));
+    return Check(digest, bytes);
+  }
+
+  Status Delete(const std::string& digest) override {
+    VISI_RETURN_IF_ERROR(CheckDigest(digest));
+    std::lock_guard lock(mu_);
+    if (files_.erase(digest) == 0) return NotFoundError("no snapshot file " + digest);
+    return OkStatus();
+  }
+
+  StatusOr<std::vector<SnapshotBlob>> List() override {
+    std::lock_guard lock(mu_);
+    std::vector<SnapshotBlob> blobs;
+    for (const auto& [digest, bytes] : files_) blobs.push_back({digest, static_cast<int64_t>(bytes.size())});
+    return blobs;  // std::map keeps them sorted by digest
+  }
+
+  // --- Test controls ---
+
+  // Replaces the stored bytes of `digest` (which must exist) without
+  // changing its name: a corrupted file.
+  void Corrupt(const std::string& digest, std::string bytes) {
+    std::lock_guard lock(mu_);
+    files_.at(digest) = std::move(bytes);
+  }
+
+  static std::string Sha256Hex(std::string_view data) {
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int length = 0;
+    if (EVP_Digest(data.data(), data.size(), md, &length, EVP_sha256(), nullptr) != 1) std::abort();
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string hex;
+    for (unsigned int i = 0; i < length; ++i) {
+      hex += kHex[md[i] >> 4];
+      hex += kHex[md[i] & 0xf];
+    }
+    return hex;
+  }
+
+ private:
+  static constexpr size_t kChunk = 1000;
+
+  static Status CheckDigest(const std::string& digest) {
+    const bool ok = digest.size() == 71 && digest.compare(0, 7, "sha256:") == 0 &&
+                    std::all_of(digest.begin() + 7, digest.end(),
+                                [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+    if (!ok) return InvalidError("snapshot digest \"" + digest + "\" must be sha256: and 64 lower-case hex digits");
+    return OkStatus();
+  }
+
+  Status Find(const std::string& digest, std::string* bytes) const {
+    VISI_RETURN_IF_ERROR(CheckDigest(digest));
+    std::lock_guard lock(mu_);
+    auto it = files_.find(digest);
+    if (it == files_.end()) return NotFoundError("no snapshot file " + digest);
+    *bytes = it->second;
+    return OkStatus();
+  }
+
+  static Status Check(const std::string& digest, const std::string& bytes) {
+    if ("sha256:" + Sha256Hex(bytes) != digest) return InternalError("digest mismatch: snapshot file " + digest);
+    return OkStatus();
+  }
+
+  mutable std::mutex mu_;
+  std::map<std::string, std::string> files_;  // GUARDED_BY(mu_), digest -> bytes
+};
+
+}  // namespace visi::testing
