@@ -162,8 +162,10 @@ if eventually 10 spark_seen; then pass "frontend /spark shows the master's 2 wor
   fail "frontend /spark: $(http "http://$frontend_ip:8080/spark" 2>&1 || true)"
 fi
 
-if docker logs "$prefix-worker-1" 2>&1 | grep -q 'cannot register' &&
-  docker logs "$prefix-worker-1" 2>&1 | grep -q 'worker-1 registered'; then
+# The master lists a worker as soon as its REGISTER arrives; the worker logs
+# "registered" once it has read the answer: wait for the log, not for time.
+worker1_registered() { docker logs "$prefix-worker-1" 2>&1 | grep -q 'worker-1 registered'; }
+if docker logs "$prefix-worker-1" 2>&1 | grep -q 'cannot register' && eventually 10 worker1_registered; then
   pass "worker started before the master retried until it registered"
 else
   fail "worker-1 log does not show retry then registration"
