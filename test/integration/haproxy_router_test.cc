@@ -437,6 +437,23 @@ TEST_F(HaproxyRouterTest, ApplyRouteFromSendsTheDifferenceAndFallsBackWhenObserv
   EXPECT_EQ(router_->ApplyRouteFrom(v3, Route{"alice/a", "bad", {}, ""}).code(), Code::kInvalid);
 }
 
+TEST_F(HaproxyRouterTest, ARouteServerGivenWeightByHandIsRepaired) {
+  ASSERT_OK(router_->ApplyRoute(MakeRoute("alice/a", "/s/alice/a/", {"sA"}, a_->address())));
+  ASSERT_OK(router_->ApplyRoute(MakeRoute("bob/b", "/s/bob/b/", {"sB"}, b_->address())));
+  auto states = Api().ShowServersState(kSessionsBackend);
+  ASSERT_TRUE(states.ok());
+  for (const auto& st : *states) EXPECT_EQ(st.weight, 0) << st.server;
+  // With weight, bob's server could answer a request meant for a missing route.
+  ASSERT_TRUE(Api().Execute("set server visi_sessions/bob:b weight 1").ok());
+  auto listed = router_->ListRoutes();
+  ASSERT_TRUE(listed.ok());
+  EXPECT_EQ((*listed)[1].key, "bob/b");
+  EXPECT_EQ((*listed)[1].path_prefix, "") << "reported as needing repair";
+  ASSERT_OK(router_->ApplyRoute(MakeRoute("bob/b", "/s/bob/b/", {"sB"}, b_->address())));
+  for (const auto& st : *Api().ShowServersState(kSessionsBackend)) EXPECT_EQ(st.weight, 0) << st.server;
+  EXPECT_EQ((*router_->ListRoutes())[1], MakeRoute("bob/b", "/s/bob/b/", {"sB"}, b_->address()));
+}
+
 TEST_F(HaproxyRouterTest, ApplyRoutesAppliesABatchAndReportsEachRoute) {
   ASSERT_OK(router_->ApplyRoute(MakeRoute("bob/b", "/s/bob/b/", {"sB"}, b_->address())));
   std::vector<Route> batch = {

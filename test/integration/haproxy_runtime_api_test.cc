@@ -233,10 +233,16 @@ TEST(RuntimeAnswersTest, ParsesServersState) {
   auto states = ParseServersState(kServersState);
   ASSERT_TRUE(states.ok()) << states.status().ToString();
   ASSERT_EQ(states->size(), 2u);
-  EXPECT_EQ((*states)[0], (ServerState{"sessions", "alice:a", "127.0.0.1", 18001, 2, 0}));
+  EXPECT_EQ((*states)[0], (ServerState{"sessions", "alice:a", "127.0.0.1", 18001, 2, 0, 0}));
   EXPECT_FALSE((*states)[0].in_maintenance());
-  EXPECT_EQ((*states)[1], (ServerState{"sessions", "bob:b", "10.0.0.9", 8888, 0, 1}));
+  EXPECT_EQ((*states)[1], (ServerState{"sessions", "bob:b", "10.0.0.9", 8888, 0, 1, 0}));
   EXPECT_TRUE((*states)[1].in_maintenance());
+  std::string weighted = kServersState;
+  weighted.replace(weighted.find("10.0.0.9 0 1 0"), 14, "10.0.0.9 0 1 7");
+  EXPECT_EQ((*ParseServersState(weighted))[1].weight, 7);
+  std::string bad_weight = kServersState;
+  bad_weight.replace(bad_weight.find("10.0.0.9 0 1 0"), 14, "10.0.0.9 0 1 x");
+  EXPECT_EQ(ParseServersState(bad_weight).status().code(), Code::kInternal);
   EXPECT_EQ(ParseServersState("Can't find backend.\n\n").status().code(), Code::kNotFound);
   std::string text = kServersState;
   EXPECT_EQ(ParseServersState(text.substr(0, text.size() - 20)).status().code(), Code::kInternal);

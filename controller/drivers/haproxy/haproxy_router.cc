@@ -77,6 +77,9 @@ StatusOr<std::vector<Route>> HaproxyRouter::ListRoutes() {
       const ServerState& s = server->second;
       route.backend = (s.address == wakeup_.ip && s.port == wakeup_.port) ? "" : Endpoint(s);
       if (s.in_maintenance()) consistent = false;  // added but never enabled
+      // Weight 0 is what makes a missing route fail closed (docs/routing.md):
+      // a route server given weight by hand is repaired.
+      if (s.weight > 0) consistent = false;
     }
     auto keys = observed.server_routes.find(name);
     for (const std::string& key : keys == observed.server_routes.end() ? std::set<std::string>{} : keys->second) {
@@ -112,6 +115,7 @@ Status HaproxyRouter::EnsureServer(const std::string& server, const Ipv4Endpoint
     const bool from_wakeup = state.address == wakeup_.ip && state.port == wakeup_.port;
     if (!from_wakeup) VISI_RETURN_IF_ERROR(api_.ShutdownServerSessions(kSessionsBackend, server));
   }
+  if (state.weight > 0) VISI_RETURN_IF_ERROR(api_.ZeroServerWeight(kSessionsBackend, server));
   if (state.in_maintenance()) VISI_RETURN_IF_ERROR(api_.EnableServer(kSessionsBackend, server));
   return OkStatus();
 }
@@ -200,6 +204,7 @@ Status HaproxyRouter::ApplyOne(const Route& requested, Observed* observed) {
   state.address = target.ip;
   state.port = target.port;
   state.admin_state = 0;  // added or enabled above
+  state.weight = 0;
 
   auto prefix = observed->prefixes.find(server);
   if (prefix == observed->prefixes.end()) {

@@ -162,6 +162,11 @@ StatusOr<std::vector<ServerState>> ParseServersState(std::string_view answer) {
     out.push_back({std::string(words[columns.at("be_name")]), std::string(words[columns.at("srv_name")]),
                    std::string(words[columns.at("srv_addr")]), static_cast<int>(*port), static_cast<int>(*op),
                    static_cast<int>(*admin)});
+    if (columns.count("srv_uweight")) {
+      auto weight = ParseInt(words[columns.at("srv_uweight")]);
+      if (!weight || *weight < 0 || *weight > 256) return Unexpected("show servers state", lines[i]);
+      out.back().weight = static_cast<int>(*weight);
+    }
   }
   return out;
 }

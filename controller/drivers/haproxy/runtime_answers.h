@@ -29,6 +29,7 @@ struct ServerState {
   int port = 0;
   int operational_state = 0;  // 0 stopped, 1 starting, 2 running, 3 stopping
   int admin_state = 0;        // bit field; any of kAdminMaintenanceBits: in maintenance
+  int weight = -1;            // srv_uweight; -1 when the answer has no such column
   bool in_maintenance() const;
   bool operator==(const ServerState&) const = default;
 };

@@ -239,6 +239,11 @@ Status RuntimeApi::SetServerAddress(std::string_view backend, std::string_view s
       {"IP changed from", "no need to change the addr"});
 }
 
+Status RuntimeApi::ZeroServerWeight(std::string_view backend, std::string_view server) const {
+  VISI_RETURN_IF_ERROR(CheckServer(backend, server));
+  return Expect("set server " + ServerPath(backend, server) + " weight 0", {});
+}
+
 Status RuntimeApi::ShutdownServerSessions(std::string_view backend, std::string_view server) const {
   VISI_RETURN_IF_ERROR(CheckServer(backend, server));
   return Expect("shutdown sessions server " + ServerPath(backend, server), {});

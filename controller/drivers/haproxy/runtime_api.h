@@ -64,6 +64,8 @@ class RuntimeApi {
   Status EnableServer(std::string_view backend, std::string_view server) const;
   Status DisableServer(std::string_view backend, std::string_view server) const;
   Status SetServerAddress(std::string_view backend, std::string_view server, const Ipv4Endpoint& address) const;
+  // `set server ... weight 0`: back to never chosen by load balancing.
+  Status ZeroServerWeight(std::string_view backend, std::string_view server) const;
   // Cuts every stream of the server (asynchronously).
   Status ShutdownServerSessions(std::string_view backend, std::string_view server) const;
   // Requires maintenance and no connections (kUnavailable while some remain).
