@@ -108,12 +108,12 @@ StatusOr<Declared> CheckTargets(const std::vector<StateTarget>& targets) {
 // below it, so extracting it into the parent directory writes nowhere else.
 // Members below a symlink of the same archive are refused as well.
 Status CheckStateTar(std::string_view tar, const std::string& path, const std::string& where) {
-  auto entries = ReadTar(tar);
+  auto entries = ReadTarViews(tar);
   if (!entries.ok()) return InvalidError(where + ": not a tar: " + entries.status().message());
   const std::string base = BaseOf(path);
   if (entries->empty()) return InvalidError(where + ": the archive of " + Quote(path) + " is empty");
   std::vector<std::string> symlinks;
-  for (const TarEntry& e : *entries) {
+  for (const TarEntryView& e : *entries) {
     const bool inside = e.name == base || e.name.compare(0, base.size() + 1, base + "/") == 0;
     if (!inside || !IsSafeRelativeName(e.name)) {
       return InvalidError(where + ": member " + Quote(e.name) + " lies outside " + Quote(base));
@@ -136,6 +136,7 @@ StatusOr<std::string> Gzip(std::string_view data) {
   }
   std::unique_ptr<z_stream, int (*)(z_stream*)> guard(&z, deflateEnd);
   std::string out;
+  out.reserve(deflateBound(&z, static_cast<uLong>(data.size())));  // pages are touched only as written
   char buf[kChunk];
   size_t offset = 0;
   int rc = Z_OK;
@@ -156,21 +157,34 @@ StatusOr<std::string> Gzip(std::string_view data) {
   return out;
 }
 
-// One gzip member, nothing after it, at most `limit` bytes unpacked.
+// The unpacked size a gzip stream claims in its trailer (ISIZE, the size
+// modulo 2^32), capped at `limit` + 1; only a hint for reserving memory.
+size_t ClaimedSize(std::string_view data, int64_t limit) {
+  if (data.size() < 18 || limit < 0) return 0;  // a 10-byte header and an 8-byte trailer
+  const auto* t = reinterpret_cast<const unsigned char*>(data.data() + data.size() - 4);
+  const uint32_t isize = uint32_t{t[0]} | uint32_t{t[1]} << 8 | uint32_t{t[2]} << 16 | uint32_t{t[3]} << 24;
+  return static_cast<size_t>(std::min<int64_t>(isize, limit + 1));
+}
+
+// One gzip member, nothing after it, at most `limit` bytes unpacked. Inflates
+// straight into the result, sized from the trailer and grown if it lied.
 StatusOr<std::string> Gunzip(std::string_view data, int64_t limit) {
   z_stream z{};
   if (inflateInit2(&z, 15 + 16) != Z_OK) return InternalError("zlib: inflateInit2 failed");
   std::unique_ptr<z_stream, int (*)(z_stream*)> guard(&z, inflateEnd);
   z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
   z.avail_in = static_cast<uInt>(data.size());  // bounded by max_bundle_bytes (< 4 GiB)
-  std::string out;
-  char buf[kChunk];
+  // One byte past the limit is room enough to see the limit exceeded.
+  const size_t cap = static_cast<size_t>(std::max<int64_t>(limit, 0)) + 1;
+  std::string out(std::max(ClaimedSize(data, limit), std::min(kChunk, cap)), '\0');
+  size_t produced = 0;
   while (true) {
-    z.next_out = reinterpret_cast<Bytef*>(buf);
-    z.avail_out = sizeof(buf);
+    if (produced == out.size()) out.resize(std::min(std::max(out.size() * 2, kChunk), cap));
+    z.next_out = reinterpret_cast<Bytef*>(out.data() + produced);
+    z.avail_out = static_cast<uInt>(std::min<size_t>(out.size() - produced, UINT32_MAX));
     const int rc = inflate(&z, Z_NO_FLUSH);
-    out.append(buf, sizeof(buf) - z.avail_out);
-    if (static_cast<int64_t>(out.size()) > limit) {
+    produced = reinterpret_cast<char*>(z.next_out) - out.data();
+    if (static_cast<int64_t>(produced) > limit) {
       return InvalidError("session bundle unpacks to more than " + std::to_string(limit) + " bytes");
     }
     if (rc == Z_STREAM_END) break;
@@ -180,6 +194,10 @@ StatusOr<std::string> Gunzip(std::string_view data, int64_t limit) {
     }
   }
   if (z.avail_in != 0) return InvalidError("session bundle: bytes after the end of the gzip stream");
+  if (produced < out.size()) {  // the trailer claimed more: give the rest back
+    out.resize(produced);
+    out.shrink_to_fit();
+  }
   return out;
 }
 
@@ -196,9 +214,11 @@ SnapshotStore::Source SourceOf(const std::string& bytes) {
 
 // Makes sure directory `dir` exists in the container: a fresh container
 // may lack the parents of a nested state path (/srv of /srv/work) that the
-// captured one had made at run time. Extracting an empty tar probes a
-// directory without touching it; missing ones are created (root, 0755) below
-// the deepest existing ancestor, which keeps its owner and mode.
+// captured one had made at run time. Restore calls it only when extracting
+// into `dir` gave kNotFound, so an existing `dir` costs no extra round trip.
+// Extracting an empty tar probes a directory without touching it; missing
+// ones are created (root, 0755) below the deepest existing ancestor, which
+// keeps its owner and mode.
 Status EnsureDirectory(ContainerRuntime* rt, const std::string& container, const std::string& dir) {
   VISI_ASSIGN_OR_RETURN(const std::string empty, WriteTar({}));
   Status probe = rt->PutArchive(container, dir, empty);
@@ -223,6 +243,15 @@ Status EnsureDirectory(ContainerRuntime* rt, const std::string& container, const
   }
   VISI_ASSIGN_OR_RETURN(const std::string tar, WriteTar(chain));
   return rt->PutArchive(container, existing, tar);
+}
+
+// Turns `*tar` into `member`, a view into it, without a second buffer.
+const std::string& TakeMember(std::string* tar, std::string_view member) {
+  const size_t offset = static_cast<size_t>(member.data() - tar->data());
+  const size_t size = member.size();
+  tar->erase(0, offset);
+  tar->resize(size);
+  return *tar;
 }
 
 struct ManifestEntry {
@@ -314,6 +343,7 @@ StatusOr<SnapshotBlob> CaptureSession(ContainerRuntime* rt, const std::vector<St
     return TooLargeError("session state is larger than " + std::to_string(limits.max_unpacked_bytes) + " bytes");
   }
   VISI_ASSIGN_OR_RETURN(std::string bundle, Gzip(tar));
+  std::string().swap(tar);  // frees it before the store reads the bundle
   if (static_cast<int64_t>(bundle.size()) > limits.max_bundle_bytes) {
     return TooLargeError("session bundle is larger than " + std::to_string(limits.max_bundle_bytes) + " bytes");
   }
@@ -333,16 +363,15 @@ StatusOr<Json> RestoreSession(ContainerRuntime* rt, SnapshotStore* store, const 
     return OkStatus();
   }));
   VISI_ASSIGN_OR_RETURN(std::string tar, Gunzip(bundle, limits.max_unpacked_bytes));
-  bundle.clear();
-  auto members = ReadTar(tar);
+  std::string().swap(bundle);  // frees it; from here on members are views into `tar`
+  auto members = ReadTarViews(tar);
   if (!members.ok()) return InvalidError("session bundle: not a tar: " + members.status().message());
-  tar.clear();
 
   // The manifest, first.
   if (members->empty() || (*members)[0].name != kManifestName || (*members)[0].type != TarEntry::Type::kFile) {
     return InvalidError("session bundle: the first member must be manifest.json");
   }
-  const std::string& text = (*members)[0].content;
+  const std::string_view text = (*members)[0].content;
   if (static_cast<int64_t>(text.size()) > limits.max_manifest_bytes) {
     return InvalidError("session bundle: manifest.json is larger than " + std::to_string(limits.max_manifest_bytes) +
                         " bytes");
@@ -360,19 +389,19 @@ StatusOr<Json> RestoreSession(ContainerRuntime* rt, SnapshotStore* store, const 
   VISI_ASSIGN_OR_RETURN(std::vector<ManifestEntry> entries, ParseEntries(manifest, declared, limits));
 
   // Every other member is a regular file listed once, matching its entry.
-  std::map<std::string, const TarEntry*> by_name;
+  std::map<std::string, const TarEntryView*> by_name;
   for (size_t i = 1; i < members->size(); ++i) {
-    const TarEntry& m = (*members)[i];
+    const TarEntryView& m = (*members)[i];
     if (!IsSafeRelativeName(m.name)) return InvalidError("session bundle: unsafe member name " + Quote(m.name));
     if (m.type != TarEntry::Type::kFile || !by_name.emplace(m.name, &m).second) {
       return InvalidError("session bundle: member " + Quote(m.name) + " is not a single regular file");
     }
   }
-  std::vector<const TarEntry*> chosen;
+  std::vector<const TarEntryView*> chosen;
   for (const ManifestEntry& e : entries) {
     auto it = by_name.find(e.file);
     if (it == by_name.end()) return InvalidError("session bundle: member " + Quote(e.file) + " is missing");
-    const std::string& content = it->second->content;
+    const std::string_view content = it->second->content;
     if (static_cast<int64_t>(content.size()) != e.size || Sha256Hex(content) != e.sha256) {
       return InvalidError("session bundle: member " + Quote(e.file) + " does not match its size and sha256");
     }
@@ -384,12 +413,21 @@ StatusOr<Json> RestoreSession(ContainerRuntime* rt, SnapshotStore* store, const 
     return InvalidError("session bundle: member " + Quote(by_name.begin()->first) + " is not in the manifest");
   }
 
-  // Valid: only now touch the containers.
+  // Valid: only now touch the containers. PutArchive takes a std::string, so
+  // each member but the last is copied out of `tar` in turn; the last one is
+  // moved to the front of `tar` in place, which ends the views into it.
   for (size_t i = 0; i < entries.size(); ++i) {
     const ManifestEntry& e = entries[i];
     const std::string& container = declared.at({e.component, e.path});
-    Status put = EnsureDirectory(rt, container, ParentOf(e.path));
-    if (put.ok()) put = rt->PutArchive(container, ParentOf(e.path), chosen[i]->content);
+    const std::string parent = ParentOf(e.path);
+    std::string copy;
+    if (i + 1 < entries.size()) copy.assign(chosen[i]->content);
+    const std::string& content = i + 1 < entries.size() ? copy : TakeMember(&tar, chosen[i]->content);
+    Status put = rt->PutArchive(container, parent, content);
+    if (put.code() == Code::kNotFound) {  // the parent may be missing: make it, then try again
+      put = EnsureDirectory(rt, container, parent);
+      if (put.ok()) put = rt->PutArchive(container, parent, content);
+    }
     if (!put.ok()) {
       return Status(put.code(), "restoring " + Quote(e.path) + " of component " + Quote(e.component) +
                                     " (container " + Quote(container) + "): " + put.message());

@@ -134,5 +134,44 @@ TEST(TarArchive, RandomMutationsNeverCrash) {
   }
 }
 
+TEST(TarArchive, ReadTarViewsPointsIntoTheArchiveAndAgreesWithReadTar) {
+  auto tar = WriteTar({Dir("d"), File("d/f", std::string(3000, 'q')), Link("d/l", "f"),
+                       File(std::string(150, 'n') + "/g", "long name")});
+  ASSERT_TRUE(tar.ok());
+  auto views = ReadTarViews(*tar);
+  auto copies = ReadTar(*tar);
+  ASSERT_TRUE(views.ok()) << views.status().message();
+  ASSERT_TRUE(copies.ok());
+  ASSERT_EQ(views->size(), copies->size());
+  for (size_t i = 0; i < views->size(); ++i) {
+    const TarEntryView& v = (*views)[i];
+    const TarEntry& c = (*copies)[i];
+    EXPECT_EQ(v.name, c.name);
+    EXPECT_EQ(v.type, c.type);
+    EXPECT_EQ(v.mode, c.mode);
+    EXPECT_EQ(v.content, c.content);
+    EXPECT_EQ(v.link_target, c.link_target);
+    EXPECT_EQ(v.uid, c.uid);
+    EXPECT_EQ(v.gid, c.gid);
+  }
+  const std::string_view f = (*views)[1].content;
+  EXPECT_EQ(f, std::string(3000, 'q'));
+  EXPECT_GE(f.data(), tar->data());
+  EXPECT_LE(f.data() + f.size(), tar->data() + tar->size()) << "content must be a view into the archive";
+}
+
+TEST(TarArchive, ReadTarViewsRefusesWhatReadTarRefuses) {
+  auto tar = WriteTar({File("f", std::string(2000, 'a'))});
+  ASSERT_TRUE(tar.ok());
+  std::string bad_checksum = *tar;
+  bad_checksum[10] ^= 1;
+  for (const std::string& bad : {tar->substr(0, 300), tar->substr(0, 1024), bad_checksum, std::string(512, 'x')}) {
+    auto out = ReadTarViews(bad);
+    ASSERT_FALSE(out.ok());
+    EXPECT_EQ(out.status().code(), Code::kInvalid) << out.status().message();
+    EXPECT_EQ(out.status().message(), ReadTar(bad).status().message());
+  }
+}
+
 }  // namespace
 }  // namespace visi

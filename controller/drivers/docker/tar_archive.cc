@@ -176,7 +176,14 @@ void AppendMember(std::string* out, const std::string& prefix, const std::string
 }  // namespace
 
 StatusOr<std::string> WriteTar(const std::vector<TarEntry>& entries) {
+  // Reserved once, at least what is written (a pax header, then the member),
+  // so large contents are not copied again as the archive grows.
+  size_t bound = 2 * kBlock;
+  for (const TarEntry& e : entries) {
+    bound += 2 * kBlock + Padded(e.name.size() + e.link_target.size() + 64) + kBlock + Padded(e.content.size());
+  }
   std::string out;
+  out.reserve(bound);
   for (const TarEntry& e : entries) {
     if (!ValidName(e.name)) return InvalidError("tar entry name \"" + e.name + "\" must be relative without \"..\"");
     std::string name = e.name;
@@ -202,8 +209,8 @@ StatusOr<std::string> WriteTar(const std::vector<TarEntry>& entries) {
   return out;
 }
 
-StatusOr<std::vector<TarEntry>> ReadTar(std::string_view tar) {
-  std::vector<TarEntry> entries;
+StatusOr<std::vector<TarEntryView>> ReadTarViews(std::string_view tar) {
+  std::vector<TarEntryView> entries;
   std::optional<std::string> next_path, next_link;
   std::optional<uint64_t> next_size;
   size_t pos = 0;
@@ -234,7 +241,7 @@ StatusOr<std::vector<TarEntry>> ReadTar(std::string_view tar) {
       continue;
     }
 
-    TarEntry e;
+    TarEntryView e;
     std::string name = CString(h + kNameOff, kNameLen);
     if (std::memcmp(h + kMagicOff, "ustar", 5) == 0) {
       std::string prefix = CString(h + kPrefixOff, kPrefixLen);
@@ -255,7 +262,7 @@ StatusOr<std::vector<TarEntry>> ReadTar(std::string_view tar) {
       case '\0':
       case '7':
         e.type = TarEntry::Type::kFile;
-        e.content = std::string(data);
+        e.content = data;
         break;
       case '1':  // hard link: kept as an empty file
         e.type = TarEntry::Type::kFile;
@@ -269,6 +276,24 @@ StatusOr<std::vector<TarEntry>> ReadTar(std::string_view tar) {
       default:
         continue;  // devices, fifos, sparse files: not ours to carry
     }
+    entries.push_back(std::move(e));
+  }
+  return entries;
+}
+
+StatusOr<std::vector<TarEntry>> ReadTar(std::string_view tar) {
+  VISI_ASSIGN_OR_RETURN(std::vector<TarEntryView> views, ReadTarViews(tar));
+  std::vector<TarEntry> entries;
+  entries.reserve(views.size());
+  for (TarEntryView& v : views) {
+    TarEntry e;
+    e.name = std::move(v.name);
+    e.type = v.type;
+    e.mode = v.mode;
+    e.content = std::string(v.content);
+    e.link_target = std::move(v.link_target);
+    e.uid = v.uid;
+    e.gid = v.gid;
     entries.push_back(std::move(e));
   }
   return entries;

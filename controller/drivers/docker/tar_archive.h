@@ -36,4 +36,19 @@ StatusOr<std::string> WriteTar(const std::vector<TarEntry>& entries);
 // bytes than it has, is kInvalid; nothing in the input can make it crash.
 StatusOr<std::vector<TarEntry>> ReadTar(std::string_view tar);
 
+// A member as ReadTar reads it, with the content left in the archive: valid
+// only while the string viewed by ReadTarViews' argument lives unchanged.
+struct TarEntryView {
+  std::string name;
+  TarEntry::Type type = TarEntry::Type::kFile;
+  uint32_t mode = 0644;
+  std::string_view content;  // kFile only; points into the archive
+  std::string link_target;   // kSymlink only
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+};
+
+// ReadTar without copying file contents: the same members, order and errors.
+StatusOr<std::vector<TarEntryView>> ReadTarViews(std::string_view tar);
+
 }  // namespace visi
