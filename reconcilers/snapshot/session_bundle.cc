@@ -1,6 +1,5 @@
 #include "reconcilers/snapshot/session_bundle.h"
 
-#include <openssl/evp.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -11,6 +10,7 @@
 #include <set>
 #include <utility>
 
+#include "controller/base/sha256.h"
 #include "controller/drivers/docker/tar_archive.h"
 
 namespace visi {
@@ -20,19 +20,6 @@ constexpr char kManifestName[] = "manifest.json";
 constexpr size_t kChunk = size_t{1} << 16;
 
 std::string Quote(const std::string& s) { return "\"" + s + "\""; }
-
-std::string Sha256Hex(std::string_view data) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  if (EVP_Digest(data.data(), data.size(), md, &length, EVP_sha256(), nullptr) != 1) std::abort();
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex;
-  for (unsigned int i = 0; i < length; ++i) {
-    hex += kHex[md[i] >> 4];
-    hex += kHex[md[i] & 0xf];
-  }
-  return hex;
-}
 
 bool IsSha256Hex(const std::string& s) {
   return s.size() == 64 &&

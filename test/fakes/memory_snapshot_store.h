@@ -1,7 +1,5 @@
 #pragma once
 
-#include <openssl/evp.h>
-
 #include <algorithm>
 #include <cstdlib>
 #include <map>
@@ -9,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "controller/base/sha256.h"
 #include "controller/drivers/snapshot/snapshot_store.h"
 
 namespace visi::testing {
@@ -70,19 +69,6 @@ class MemorySnapshotStore final : public SnapshotStore {
   void Corrupt(const std::string& digest, std::string bytes) {
     std::lock_guard lock(mu_);
     files_.at(digest) = std::move(bytes);
-  }
-
-  static std::string Sha256Hex(std::string_view data) {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int length = 0;
-    if (EVP_Digest(data.data(), data.size(), md, &length, EVP_sha256(), nullptr) != 1) std::abort();
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string hex;
-    for (unsigned int i = 0; i < length; ++i) {
-      hex += kHex[md[i] >> 4];
-      hex += kHex[md[i] & 0xf];
-    }
-    return hex;
   }
 
  private:

@@ -247,7 +247,7 @@ TEST_F(SessionBundleTest, BundleIsGzipOfManifestThenOneTarPerPath) {
   EXPECT_EQ(e["file"], "state/frontend/1.tar");
   EXPECT_EQ(members[2].name, "state/frontend/1.tar");
   EXPECT_EQ(e["size"], members[2].content.size());
-  EXPECT_EQ(e["sha256"], MemorySnapshotStore::Sha256Hex(members[2].content));
+  EXPECT_EQ(e["sha256"], Sha256Hex(members[2].content));
   EXPECT_EQ(members[2].content, *rt_.GetArchive("fe-a", "/home/jovyan/work"));
 }
 
@@ -440,7 +440,7 @@ TEST_F(SessionBundleTest, RefusesStateTarsThatReachOutsideTheirPath) {
     m[1].content = *inner;
     Json manifest = ManifestOf(m);
     manifest["entries"][0]["size"] = inner->size();
-    manifest["entries"][0]["sha256"] = MemorySnapshotStore::Sha256Hex(*inner);
+    manifest["entries"][0]["sha256"] = Sha256Hex(*inner);
     m[0].content = manifest.dump();
     ExpectRefused(StoreMembers(m));
   }

@@ -1,10 +1,10 @@
 #include "controller/drivers/haproxy/route_format.h"
 
-#include <openssl/evp.h>
-
 #include <algorithm>
+#include <cctype>
 #include <cstdlib>
 
+#include "controller/base/sha256.h"
 #include "controller/drivers/docker/ipv4.h"
 
 namespace visi {
@@ -42,18 +42,9 @@ bool IsSegmentChar(char c) {
 }  // namespace
 
 std::string CookieHash(std::string_view secret) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  if (EVP_Digest(secret.data(), secret.size(), digest, &length, EVP_sha256(), nullptr) != 1) {
-    std::abort();  // SHA-256 is always available; a failure is a broken libcrypto
-  }
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(length * 2);
-  for (unsigned int i = 0; i < length; ++i) {
-    out.push_back(kHex[digest[i] >> 4]);
-    out.push_back(kHex[digest[i] & 15]);
-  }
+  // HAProxy's sha2(256),hex is upper-case.
+  std::string out = Sha256Hex(secret);
+  for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   return out;
 }
 

@@ -1,5 +1,7 @@
 #pragma once
 
+#include "controller/base/sha256.h"  // Sha256Hex, used with these
+
 #include <string>
 #include <vector>
 
@@ -17,8 +19,6 @@ struct PkiPaths {
 };
 Status EnsurePki(const std::string& dir, const std::vector<std::string>& extra_hosts, PkiPaths* out);
 
-// SHA-256 of `data` as lower-case hex.
-std::string Sha256Hex(const std::string& data);
 // `bytes` random bytes from the OS CSPRNG, as lower-case hex.
 std::string RandomHex(size_t bytes);
 
