@@ -8,10 +8,12 @@
 #include "controller/runtime/ownership.h"
 #include "reconcilers/session/session_desired.h"
 #include "reconcilers/session/session_labels.h"
+#include "reconcilers/session/session_pass.h"
 #include "reconcilers/session/session_plan.h"
 #include "reconcilers/session/session_spec.h"
 #include "reconcilers/session/session_status.h"
 #include "reconcilers/session/subnet_allocator.h"
+#include "reconcilers/snapshot/snapshot_objects.h"
 
 namespace visi {
 namespace {
@@ -38,10 +40,13 @@ SessionReconciler::SessionReconciler(Manager* manager, RuntimeForMachine runtime
     : manager_(manager), runtime_(std::move(runtime)), prober_(prober), opts_(std::move(opts)) {
   sessions_ = manager_->InformerFor("VisiSession");
   claims_ = manager_->InformerFor("SubnetClaim");
+  snapshots_ = manager_->InformerFor("Snapshot");
   subnets_ = std::make_unique<SubnetAllocator>(manager_->store(), claims_);
   manager_->InformerFor("FarmPool");
   controller_ = manager_->AddController({.name = "visisession", .workers = opts_.workers}, "VisiSession",
                                         [this](const std::string& key) { return Reconcile(key); });
+  // A suspend waits for its Snapshot: each change of it brings the session back.
+  controller_->Owns(snapshots_);
   // A claim names its session: a claim whose session is gone brings the key
   // back, so the leftovers are cleaned up (also at start, as claims are listed).
   controller_->Watches(claims_, [](const ObjectPtr& claim) {
@@ -241,6 +246,44 @@ Status SessionReconciler::CleanUpEarlierIncarnations(const std::string& ns, cons
   return OkStatus();
 }
 
+Status SessionReconciler::WritePassStatus(Pass& p, ObjectPtr* written) {
+  const ObjectPtr before = p.s;
+  Json status = BuildSessionStatus(*p.s, p.obs, p.now, p.start_timeout);
+  ObjectPtr after;
+  VISI_RETURN_IF_ERROR(WriteStatus(p.s, status, &after));
+  if (written) *written = after;
+  // Events for the Suspended condition's transitions.
+  const Json* was = FindCondition(before->status, "Suspended");
+  const Json* now = FindCondition(status, "Suspended");
+  if (!now || (was && was->value("reason", "") == now->value("reason", "") &&
+               was->value("status", "") == now->value("status", ""))) {
+    return OkStatus();
+  }
+  if (StatusIsSuspended(status)) {
+    (void)manager_->events()->Record(*before, EventSeverity::kNormal, "Suspended", now->value("message", ""));
+  } else if (now->value("reason", "") == "Resumed") {
+    (void)manager_->events()->Record(*before, EventSeverity::kNormal, "Resumed", "spec.suspend is false: starting again");
+  }
+  return OkStatus();
+}
+
+ReconcileResult SessionReconciler::Blocked(Pass& p, const std::string& reason, const std::string& message,
+                                           std::chrono::milliseconds after, const std::string& condition) {
+  p.obs.blocked_reason = reason;
+  p.obs.blocked_message = message;
+  p.obs.blocked_condition = condition;
+  const bool changed = StatusString(p.s->status, "message") != message;
+  if (Status w = WritePassStatus(p); !w.ok()) return ReconcileResult::Error(w);
+  if (changed) (void)manager_->events()->Record(*p.s, EventSeverity::kWarning, reason, message);
+  return ReconcileResult::RequeueAfter(after);
+}
+
+ReconcileResult SessionReconciler::DockerDown(Pass& p, const Status& why) {
+  return Blocked(p, "DockerUnavailable",
+                 "the Docker daemon of machine " + p.obs.machine + " is unavailable: " + why.message(),
+                 opts_.docker_retry);
+}
+
 ReconcileResult SessionReconciler::Reconcile(const std::string& key) {
   ObjectPtr s = sessions_->GetByKey(key);
   {
@@ -255,99 +298,40 @@ ReconcileResult SessionReconciler::Reconcile(const std::string& key) {
     if (!added.ok()) return ReconcileResult::Error(added.status());
     s = *added;
   }
-  const TimePoint now = manager_->clock()->Now();
-  SessionIdentity id{s->metadata.namespace_, s->metadata.name, s->metadata.uid, opts_.instance};
-  SessionObservation obs;
-  obs.machine = opts_.machine;
-  int start_timeout = 300;
-  // Events for the Suspended condition's transitions, once `status` is written.
-  auto record_suspend_events = [&](const Json& status) {
-    const Json* before = FindCondition(s->status, "Suspended");
-    const Json* after = FindCondition(status, "Suspended");
-    if (!after || (before && before->value("reason", "") == after->value("reason", ""))) return;
-    if (StatusIsSuspended(status)) {
-      (void)manager_->events()->Record(
-          *s, EventSeverity::kNormal, "Suspended",
-          std::string("containers removed") + (obs.network_ready ? "; network " + obs.network + " kept" : "") +
-              " (no snapshot yet: container state is discarded)");
-    } else if (after->value("reason", "") == "Resumed") {
-      (void)manager_->events()->Record(*s, EventSeverity::kNormal, "Resumed", "spec.suspend is false: starting again");
-    }
-  };
-  // A stop that cannot go on: the status says why, and the next look is
-  // `after` from now (no hot loop, no exponential wait for a daemon restart).
-  auto blocked = [&](const std::string& reason, const std::string& message, std::chrono::milliseconds after,
-                     const std::string& condition = "ContainersReady") {
-    obs.blocked_reason = reason;
-    obs.blocked_message = message;
-    obs.blocked_condition = condition;
-    const bool changed = StatusString(s->status, "message") != message;
-    Json status = BuildSessionStatus(*s, obs, now, start_timeout);
-    if (Status w = WriteStatus(s, status); !w.ok()) return ReconcileResult::Error(w);
-    record_suspend_events(status);
-    if (changed) (void)manager_->events()->Record(*s, EventSeverity::kWarning, reason, message);
-    return ReconcileResult::RequeueAfter(after);
-  };
+  Pass p;
+  p.s = s;
+  p.now = manager_->clock()->Now();
+  p.id = SessionIdentity{s->metadata.namespace_, s->metadata.name, s->metadata.uid, opts_.instance};
+  p.obs.machine = opts_.machine;
+  const SessionIdentity& id = p.id;
+  SessionObservation& obs = p.obs;
+  const TimePoint now = p.now;
 
   auto spec = ParseSessionSpec(*s);
   if (!spec.ok()) {
-    (void)blocked("InvalidSpec", spec.status().message(), opts_.resync);
+    (void)Blocked(p, "InvalidSpec", spec.status().message(), opts_.resync);
     return ReconcileResult::Terminal(spec.status());
   }
-  start_timeout = spec->start_timeout_seconds;
+  if (SuspendIfIdle(s, *spec)) return ReconcileResult::Done();  // the spec change brings it back
+  p.start_timeout = spec->start_timeout_seconds;
   obs.suspend = spec->suspend;
   obs.frontend_port = spec->frontend_port;
   obs.master_port = spec->master_port;
 
   ContainerRuntime* rt = runtime_(obs.machine);
-  auto docker_down = [&](const Status& why) {
-    return blocked("DockerUnavailable", "the Docker daemon of machine " + obs.machine + " is unavailable: " + why.message(),
-                   opts_.docker_retry);
-  };
-  if (Status p = rt->Ping(); !p.ok()) return docker_down(p);
+  if (Status ping = rt->Ping(); !ping.ok()) return DockerDown(p, ping);
 
   // Observe: everything of this session on the host, found by label.
   const Labels sel = Selector(id.uid, id.instance);
   ObservedSession seen;
   auto containers = rt->ListContainers(sel);
-  if (!containers.ok()) return docker_down(containers.status());
+  if (!containers.ok()) return DockerDown(p, containers.status());
   auto networks = rt->ListNetworks(sel);
-  if (!networks.ok()) return docker_down(networks.status());
+  if (!networks.ok()) return DockerDown(p, networks.status());
   seen.containers = std::move(*containers);
   seen.networks = std::move(*networks);
 
-  // Suspend: the containers go, the network and the subnet claim stay, so a
-  // resume is quick and keeps its subnet. No snapshot yet: their state is lost.
-  if (spec->suspend) {
-    auto held = subnets_->Held(id.uid);
-    if (!held.ok()) return ReconcileResult::Error(held.status());
-    obs.subnet = held->value_or("");
-    if (!obs.subnet.empty()) obs.network = SessionNetworkName(id);
-    for (const auto& n : seen.networks) {
-      if (!obs.network.empty() && n.name == obs.network && n.subnet == obs.subnet) obs.network_ready = true;
-    }
-    obs.containers_left = static_cast<int>(seen.containers.size());
-    if (!seen.containers.empty()) {
-      // Say Suspending first: each removal may wait out the stop grace.
-      if (Status w = WriteStatus(s, BuildSessionStatus(*s, obs, now, start_timeout), &s); !w.ok()) {
-        return ReconcileResult::Error(w);
-      }
-      if (Status e = Execute(rt, s, PlanSuspend(seen)); !e.ok()) {
-        if (e.code() == Code::kUnavailable || e.code() == Code::kDeadlineExceeded) return docker_down(e);
-        return blocked("ActionFailed", e.message(), opts_.probe_interval * 5);
-      }
-      ForgetRestarts(SessionNetworkName(id) + "-");  // a resume starts its containers afresh
-      auto again = rt->ListContainers(sel);
-      if (!again.ok()) return docker_down(again.status());
-      obs.containers_left = static_cast<int>(again->size());
-    }
-    // The clock again: the removals may have taken the stop grace.
-    Json status = BuildSessionStatus(*s, obs, manager_->clock()->Now(), start_timeout);
-    if (Status w = WriteStatus(s, status); !w.ok()) return ReconcileResult::Error(w);
-    record_suspend_events(status);
-    if (obs.containers_left > 0) return ReconcileResult::RequeueAfter(opts_.probe_interval);
-    return ReconcileResult::RequeueAfter(opts_.resync);
-  }
+  if (spec->suspend) return Suspend(p, *spec, rt, seen);
 
   // The subnet: the one held, or a new claim avoiding the host's other networks.
   auto held = subnets_->Held(id.uid);
@@ -356,9 +340,9 @@ ReconcileResult SessionReconciler::Reconcile(const std::string& key) {
   if (subnet.empty()) {
     auto [range_text, prefix] = PoolRange(manager_->InformerFor("FarmPool"), spec->pool, opts_);
     auto range = ParseCidr(range_text, "FarmPool " + spec->pool + " spec.network.subnetPool");
-    if (!range.ok()) return blocked("InvalidSubnetPool", range.status().message(), opts_.resync, "NetworkReady");
+    if (!range.ok()) return Blocked(p, "InvalidSubnetPool", range.status().message(), opts_.resync, "NetworkReady");
     auto all = rt->ListNetworks({});
-    if (!all.ok()) return docker_down(all.status());
+    if (!all.ok()) return DockerDown(p, all.status());
     std::vector<Cidr> taken;
     for (const auto& n : *all) {
       auto c = ParseCidr(n.subnet, "network");
@@ -367,7 +351,7 @@ ReconcileResult SessionReconciler::Reconcile(const std::string& key) {
     auto got = subnets_->Ensure(id, spec->pool, *range, prefix, taken);
     if (!got.ok()) {
       if (got.status().code() == Code::kUnavailable) {
-        return blocked("SubnetsExhausted", got.status().message(), opts_.resync, "NetworkReady");
+        return Blocked(p, "SubnetsExhausted", got.status().message(), opts_.resync, "NetworkReady");
       }
       return ReconcileResult::Error(got.status());
     }
@@ -382,36 +366,62 @@ ReconcileResult SessionReconciler::Reconcile(const std::string& key) {
   if (spec->workers > 0) images.push_back(spec->worker_image);
   for (const auto& image : images) {
     auto exists = rt->ImageExists(image);
-    if (!exists.ok()) return docker_down(exists.status());
+    if (!exists.ok()) return DockerDown(p, exists.status());
     if (!*exists) {
-      return blocked("ImageMissing",
+      return Blocked(p, "ImageMissing",
                      "image " + image + " is not on machine " + obs.machine +
                          " (Visi pulls nothing: load or build it there; the demo images come from hack/images.sh)",
                      std::chrono::milliseconds(5000));
     }
   }
 
+  // Resume: the first start after a suspend restores the newest good
+  // snapshot into the containers it creates, before they start. Until
+  // that is done status.restoring names it (a crash in between restores
+  // again into the containers still only created).
+  obs.restoring = StatusString(s->status, "restoring");
+  if (obs.restoring.empty() && StatusWasSuspending(s->status)) {
+    auto good = RestorableSnapshots(*snapshots_, id.uid);
+    if (!good.empty()) {
+      obs.restoring = good.front()->metadata.name;
+    } else {
+      obs.restored_status = "False";
+      obs.restored_reason = "NoSnapshot";
+      obs.restored_message = "no snapshot of this session to restore: it starts empty";
+    }
+    // Say Resuming (and which snapshot) before anything is created.
+    if (Status w = WritePassStatus(p, &p.s); !w.ok()) return ReconcileResult::Error(w);
+    s = p.s;
+  }
+
   // Plan and act.
   auto plan = PlanSession(desired, seen);
   const std::chrono::milliseconds restart_wait = ThrottleRestarts(&plan, now);
-  if (!plan.empty()) {
+  if (!obs.restoring.empty()) {
+    bool done = false;
+    ReconcileResult r = ExecuteWithRestore(p, *spec, rt, std::move(plan), &done);
+    if (!done) return r;
+    auto again = rt->ListContainers(sel);
+    if (!again.ok()) return DockerDown(p, again.status());
+    seen.containers = std::move(*again);
+  } else if (!plan.empty()) {
     if (Status e = Execute(rt, s, plan); !e.ok()) {
-      if (e.code() == Code::kUnavailable || e.code() == Code::kDeadlineExceeded) return docker_down(e);
+      if (e.code() == Code::kUnavailable || e.code() == Code::kDeadlineExceeded) return DockerDown(p, e);
       // The subnet overlaps a network that appeared after it was claimed
       // (another installation on this host): nothing uses the claim yet, so
       // give it back; the next pass claims one that avoids that network.
       if (e.code() == Code::kConflict && e.message().rfind("CreateNetwork ", 0) == 0 && seen.networks.empty() &&
           seen.containers.empty()) {
         if (Status r = subnets_->Release(id.uid); !r.ok()) return ReconcileResult::Error(r);
-        return blocked("SubnetInUse", "subnet " + subnet + " is taken on machine " + obs.machine + " (" +
+        return Blocked(p, "SubnetInUse", "subnet " + subnet + " is taken on machine " + obs.machine + " (" +
                                           e.message() + "); claiming another",
                        opts_.probe_interval, "NetworkReady");
       }
-      if (e.code() == Code::kInvalid) return blocked("ContainerCreateFailed", e.message(), opts_.resync);
-      return blocked("ActionFailed", e.message(), opts_.probe_interval * 5);
+      if (e.code() == Code::kInvalid) return Blocked(p, "ContainerCreateFailed", e.message(), opts_.resync);
+      return Blocked(p, "ActionFailed", e.message(), opts_.probe_interval * 5);
     }
     auto again = rt->ListContainers(sel);
-    if (!again.ok()) return docker_down(again.status());
+    if (!again.ok()) return DockerDown(p, again.status());
     seen.containers = std::move(*again);
   }
   obs.network_ready = true;
@@ -446,10 +456,10 @@ ReconcileResult SessionReconciler::Reconcile(const std::string& key) {
     obs.components.push_back(std::move(c));
   }
   const bool was_ready = StatusIsReady(s->status);
-  Json status = BuildSessionStatus(*s, obs, now, start_timeout);
+  ObjectPtr written;
+  if (Status w = WritePassStatus(p, &written); !w.ok()) return ReconcileResult::Error(w);
+  const Json& status = written->status;
   const bool ready = StatusIsReady(status);
-  if (Status w = WriteStatus(s, status); !w.ok()) return ReconcileResult::Error(w);
-  record_suspend_events(status);
   if (ready && !was_ready) {
     (void)manager_->events()->Record(*s, EventSeverity::kNormal, "Ready",
                                      "front end at " + StatusString(status, "frontEndAddress") + ", Spark master at " +

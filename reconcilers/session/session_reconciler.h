@@ -8,8 +8,10 @@
 #include <string>
 
 #include "controller/drivers/docker/container_runtime.h"
+#include "controller/drivers/snapshot/snapshot_store.h"
 #include "controller/runtime/manager.h"
 #include "reconcilers/session/prober.h"
+#include "reconcilers/snapshot/session_bundle.h"
 
 namespace visi {
 
@@ -28,15 +30,19 @@ struct SessionReconcilerOptions {
   std::chrono::milliseconds probe_timeout{1000};
   std::chrono::milliseconds docker_retry{2000};  // while the daemon is down
   std::chrono::seconds stop_grace{5};
+  // Where suspends keep session state (docs/snapshots.md); required.
+  SnapshotStore* snapshots = nullptr;
+  BundleLimits bundle_limits;
 };
-
-// The Docker host of a machine (the seam for FarmPool placement).
-using RuntimeForMachine = std::function<ContainerRuntime*(const std::string& machine)>;
 
 // The VisiSession reconciler: observe (containers and networks by the
 // session's uid label, probes) → plan (session_plan.h) → act → write status.
 // Finalizer-guarded teardown on delete: containers, network, then the
-// subnet claim.
+// subnet claim. Suspend (spec.suspend, or Idle past idleTimeoutSeconds):
+// stop, capture a Snapshot, and only once it is verified remove the
+// containers and network and release the subnet. Resume: create the
+// containers, restore the newest good Snapshot into them, then start them
+// (session_suspend.cc; docs/snapshots.md).
 class SessionReconciler {
  public:
   static constexpr char kFinalizer[] = "visi.dev/session-teardown";
@@ -48,7 +54,30 @@ class SessionReconciler {
   Controller* controller() { return controller_; }
 
  private:
+  struct Pass;  // one reconcile of one live session (session_reconciler.cc)
+
   ReconcileResult Teardown(const ObjectPtr& session);
+  // A pass that cannot go on: the status says why; the next look is `after`
+  // from now.
+  ReconcileResult Blocked(Pass& p, const std::string& reason, const std::string& message,
+                          std::chrono::milliseconds after, const std::string& condition = "ContainersReady");
+  ReconcileResult DockerDown(Pass& p, const Status& why);
+  // Writes the pass's status (and the Suspended/Resumed events).
+  Status WritePassStatus(Pass& p, ObjectPtr* written = nullptr);
+  // spec.suspend: stop, snapshot, remove, release (session_suspend.cc).
+  ReconcileResult Suspend(Pass& p, const struct SessionSpec& spec, ContainerRuntime* rt,
+                          const struct ObservedSession& seen);
+  // Stops every running container of `containers` side by side.
+  Status StopAll(ContainerRuntime* rt, const std::vector<ContainerInfo>& containers);
+  // Resume: runs `plan` with the starts held back until the containers it
+  // created hold the restored state (session_suspend.cc).
+  ReconcileResult ExecuteWithRestore(Pass& p, const struct SessionSpec& spec, ContainerRuntime* rt,
+                                     std::vector<struct SessionAction> plan, bool* done);
+  // Idle past spec.idleTimeoutSeconds: sets spec.suspend. True when it did.
+  bool SuspendIfIdle(const ObjectPtr& session, const struct SessionSpec& spec);
+  // Marks a Snapshot that cannot be restored (phase Failed, Restorable False).
+  void MarkUnrestorable(const ObjectPtr& snap, const ObjectPtr& session, const std::string& reason,
+                        const std::string& message);
   // Removes what earlier objects of this name left (their SubnetClaims name
   // them): a session deleted while no visid ran, its finalizer stripped by
   // hand. Everything labelled with their uid goes, then the claim.
@@ -71,6 +100,7 @@ class SessionReconciler {
   const SessionReconcilerOptions opts_;
   Informer* sessions_ = nullptr;
   Informer* claims_ = nullptr;
+  Informer* snapshots_ = nullptr;
   std::unique_ptr<SubnetAllocator> subnets_;
   Controller* controller_ = nullptr;
   std::mutex restart_mu_;

@@ -1,5 +1,6 @@
 #include "reconcilers/session/session_spec.h"
 
+#include <algorithm>
 #include <set>
 
 #include "controller/api/quantity.h"
@@ -28,6 +29,41 @@ std::string Str(const Json& j, const char* key, const std::string& def) {
 }
 int Int(const Json& j, const char* key, int def) {
   return j.is_object() && j.contains(key) && j[key].is_number_integer() ? j[key].get<int>() : def;
+}
+
+// An absolute, normalized path other than "/": what the archive API gets.
+bool IsStatePath(const std::string& p) {
+  if (p.size() < 2 || p[0] != '/' || p.back() == '/') return false;
+  size_t start = 1;
+  while (start <= p.size()) {
+    const size_t end = std::min(p.find('/', start), p.size());
+    const std::string part = p.substr(start, end - start);
+    if (part.empty() || part == "." || part == "..") return false;
+    start = end + 1;
+  }
+  return p.find('\0') == std::string::npos;
+}
+
+// A list of state paths under `j`["statePaths"] (`def` when absent); each
+// one checked, no repeats. Errors name the field: spec.statePaths[1].
+StatusOr<std::vector<std::string>> StatePaths(const Json& j, const std::string& field, std::vector<std::string> def) {
+  if (!j.is_object() || !j.contains("statePaths")) return def;
+  if (!j["statePaths"].is_array()) return InvalidError(field + ": must be a list", {{field, "must be a list"}});
+  std::vector<std::string> out;
+  std::set<std::string> seen;
+  for (size_t i = 0; i < j["statePaths"].size(); ++i) {
+    const Json& p = j["statePaths"][i];
+    const std::string where = field + "[" + std::to_string(i) + "]";
+    if (!p.is_string() || !IsStatePath(p.get<std::string>())) {
+      return InvalidError(where + ": must be an absolute path without \".\", \"..\", \"//\" or a trailing \"/\", not \"/\"",
+                          {{where, "must be an absolute, normalized path other than /"}});
+    }
+    if (!seen.insert(p.get<std::string>()).second) {
+      return InvalidError(where + ": " + p.get<std::string>() + " is listed twice", {{where, "listed twice"}});
+    }
+    out.push_back(p.get<std::string>());
+  }
+  return out;
 }
 
 }  // namespace
@@ -67,11 +103,15 @@ StatusOr<SessionSpec> ParseSessionSpec(const Object& session) {
   if (out.workers < 0) {
     return InvalidError("spec.spark.workers: must be >= 0", {{"spec.spark.workers", "must be >= 0"}});
   }
-  if (s.contains("statePaths") && s["statePaths"].is_array()) {
-    for (const auto& p : s["statePaths"]) {
-      if (p.is_string()) out.state_paths.push_back(p.get<std::string>());
-    }
+  VISI_ASSIGN_OR_RETURN(out.state_paths, StatePaths(s, "spec.statePaths", {"/data"}));
+  VISI_ASSIGN_OR_RETURN(out.spark_state_paths, StatePaths(sp, "spec.spark.statePaths", {}));
+  const Json snaps = s.value("snapshots", Json::object());
+  out.snapshot_retain = Int(snaps, "retain", 3);
+  if (out.snapshot_retain < 1 || out.snapshot_retain > 100) {
+    return InvalidError("spec.snapshots.retain: must be between 1 and 100",
+                        {{"spec.snapshots.retain", "must be between 1 and 100"}});
   }
+  out.idle_timeout_seconds = Int(s, "idleTimeoutSeconds", 1800);
   std::set<std::string> names;
   if (s.contains("env") && s["env"].is_array()) {
     for (size_t i = 0; i < s["env"].size(); ++i) {

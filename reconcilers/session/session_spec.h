@@ -35,7 +35,10 @@ struct SessionSpec {
   int workers = 0;
   int master_port = 7077;
   ContainerLimits spark_limits;
-  std::vector<std::string> state_paths;
+  std::vector<std::string> state_paths;        // the front end's (spec.statePaths)
+  std::vector<std::string> spark_state_paths;  // the master's and each worker's (spec.spark.statePaths)
+  int snapshot_retain = 3;                     // spec.snapshots.retain
+  int idle_timeout_seconds = 1800;             // 0: never idle
   std::vector<std::string> env;  // NAME=value, in spec order
   bool suspend = false;
   int start_timeout_seconds = 300;

@@ -32,32 +32,40 @@ void SetSuspendStatus(Json* status, const SessionObservation& obs, TimePoint now
   status->erase("sparkMasterAddress");
   std::string phase, message;
   if (!obs.blocked_reason.empty()) {
-    // Docker cannot be asked (or refused a removal). A session already
-    // suspended stays so: nothing starts its containers. One on its way
-    // stays Suspending and says what stops it.
-    cond("ContainersReady", false, obs.blocked_reason, obs.blocked_message);
+    // Docker cannot be asked, a removal was refused, or the snapshot
+    // failed. A session already suspended stays so: nothing starts its
+    // containers. One on its way stays Suspending and says what stops it.
+    const bool snapshot = obs.blocked_condition == "Suspended";
+    if (!snapshot) cond("ContainersReady", false, obs.blocked_reason, obs.blocked_message);
     if (!was_suspended) {
-      cond("Suspended", false, "Suspending", obs.blocked_message);
+      cond("Suspended", false, snapshot ? obs.blocked_reason : "Suspending", obs.blocked_message);
       cond("Ready", false, "Suspending", obs.blocked_message);
     }
     phase = was_suspended ? "Suspended" : "Suspending";
     message = obs.blocked_message;
   } else if (obs.containers_left > 0) {
-    message = "suspending: removing " + std::to_string(obs.containers_left) +
-              " containers (until snapshots land, suspend discards container state)";
+    message = "suspending: " + (obs.suspend_step.empty() ? "removing " + std::to_string(obs.containers_left) + " containers"
+                                                         : obs.suspend_step);
     cond("ContainersReady", false, "Suspending", message);
     cond("Suspended", false, "Suspending", message);
     cond("Ready", false, "Suspending", message);
     phase = "Suspending";
   } else {
-    message = "suspended: spec.suspend is true; set it to false to resume";
+    message = "suspended: spec.suspend is true; a request through the router or spec.suspend=false resumes it";
     cond("ContainersReady", false, "Suspended", "no containers while suspended");
+    const std::string snap = obs.last_snapshot.is_object() ? obs.last_snapshot.value("name", "")
+                             : status->contains("lastSnapshot") && (*status)["lastSnapshot"].is_object()
+                                 ? (*status)["lastSnapshot"].value("name", "")
+                                 : "";
     cond("Suspended", true, "SuspendRequested",
-         "containers removed, network and subnet kept (until snapshots land, suspend discards container state)");
+         "containers and network removed, subnet released" +
+             (snap.empty() ? std::string("; no state captured") : "; state in snapshot " + snap));
     cond("Ready", false, "Suspended", message);
     if (!was_suspended || !status->contains("suspendedTime")) (*status)["suspendedTime"] = FormatRfc3339(now);
     phase = "Suspended";
   }
+  if (obs.subnet.empty()) status->erase("subnet");
+  if (obs.network.empty()) status->erase("network");
   (*status)["phase"] = phase;
   (*status)["message"] = CleanUtf8(message, 4096);
 }
@@ -67,6 +75,12 @@ void SetSuspendStatus(Json* status, const SessionObservation& obs, TimePoint now
 bool StatusIsReady(const Json& status) { return ConditionIsTrue(status, "Ready"); }
 
 bool StatusIsSuspended(const Json& status) { return ConditionIsTrue(status, "Suspended"); }
+
+bool StatusWasSuspending(const Json& status) {
+  if (!status.is_object()) return false;
+  const Json* c = FindCondition(status, "Suspended");
+  return c && (c->value("status", "") == "True" || c->value("reason", "") != "Resumed");
+}
 
 Json BuildSessionStatus(const Object& session, const SessionObservation& obs, TimePoint now,
                         int start_timeout_seconds) {
@@ -92,14 +106,23 @@ Json BuildSessionStatus(const Object& session, const SessionObservation& obs, Ti
     cond("NetworkReady", obs.network_ready, obs.network_ready ? "NetworkCreated" : "NetworkPending",
          obs.network_ready ? "network " + obs.network + " on " + obs.subnet : "creating the session network");
   }
+  if (obs.last_snapshot.is_object()) status["lastSnapshot"] = obs.last_snapshot;
+  if (!obs.restoring.empty()) {
+    status["restoring"] = obs.restoring;
+  } else {
+    status.erase("restoring");
+  }
+  if (!obs.restored_reason.empty()) {
+    SetCondition(&status, {"Restored", obs.restored_status, obs.restored_reason, CleanUtf8(obs.restored_message, 4096), gen},
+                 now);
+  }
   if (obs.suspend) {
     SetSuspendStatus(&status, obs, now, gen);
     return status;
   }
   // The first pass without suspend after a suspend (done or on its way) is
   // a resume: the session starts again, and the start deadline counts from now.
-  if (const Json* sc = FindCondition(status, "Suspended");
-      sc && (sc->value("status", "") == "True" || sc->value("reason", "") == "Suspending")) {
+  if (StatusWasSuspending(status)) {
     cond("Suspended", false, "Resumed", "spec.suspend is false: starting again");
     status["startedTime"] = FormatRfc3339(now);
   }
@@ -141,7 +164,15 @@ Json BuildSessionStatus(const Object& session, const SessionObservation& obs, Ti
   if (!status.contains("startedTime")) status["startedTime"] = FormatRfc3339(now);
   const bool was_ready = StatusIsReady(status);
   std::string ready_reason = "Starting", ready_message;
+  // Resuming until Ready for the first time since the resume.
   std::string phase = "Starting";
+  if (const Json* sc = FindCondition(status, "Suspended"); sc && sc->value("reason", "") == "Resumed") {
+    const Json* rc = FindCondition(status, "Ready");
+    if (!rc || rc->value("status", "") != "True" ||
+        rc->value("lastTransitionTime", "") <= sc->value("lastTransitionTime", "")) {
+      phase = "Resuming";
+    }
+  }
   if (containers_ready) {
     ready_reason = "Ready";
     ready_message = "front end answers and the Spark master accepts connections";

@@ -36,6 +36,15 @@ struct SessionObservation {
   // `containers_left` is how many of the session's containers still exist.
   bool suspend = false;
   int containers_left = 0;
+  // What the suspend is doing while containers are left ("stopping
+  // containers", "capturing snapshot NAME", "removing containers").
+  std::string suspend_step;
+  // status.lastSnapshot to record (null: keep what is there).
+  Json last_snapshot;
+  // Resume: the Snapshot being restored (status.restoring; "" clears it),
+  // and the Restored condition to set (empty reason: leave it).
+  std::string restoring;
+  std::string restored_status, restored_reason, restored_message;
 };
 
 // The new status from the old one and an observation: phase, conditions
@@ -46,9 +55,11 @@ struct SessionObservation {
 //
 // Suspend (obs.suspend): phase Suspending while containers are left, then
 // Suspended with the Suspended condition True and suspendedTime; no
-// components, no endpoints, no start deadline. The first status without
-// suspend after that is a resume: Suspended False (Resumed) and startedTime
-// now, so the start deadline counts from the resume.
+// components, no endpoints, no start deadline; subnet and network go once
+// the subnet is released. The first status without suspend after that is a
+// resume: Suspended False (Resumed) and startedTime now, so the start
+// deadline counts from the resume; the phase is Resuming until the session
+// is Ready for the first time since.
 //
 // Everything else in the old status (other controllers' conditions and
 // fields: Routed, Idle, url, route ...) is kept as it is.
@@ -63,5 +74,9 @@ bool StatusIsReady(const Json& status);
 
 // True when the status says Suspended=True.
 bool StatusIsSuspended(const Json& status);
+
+// True when the status is of a suspend, done or on its way (Suspended True,
+// or False with reason Suspending): the next start is a resume.
+bool StatusWasSuspending(const Json& status);
 
 }  // namespace visi

@@ -10,6 +10,7 @@
 #include <set>
 #include <utility>
 
+#include "controller/base/failpoint.h"
 #include "controller/base/sha256.h"
 #include "controller/drivers/docker/tar_archive.h"
 
@@ -247,7 +248,7 @@ struct ManifestEntry {
 };
 
 StatusOr<std::vector<ManifestEntry>> ParseEntries(const Json& manifest, const Declared& declared,
-                                                  const BundleLimits& limits) {
+                                                  const BundleLimits& limits, bool skip_undeclared) {
   if (!manifest.contains("entries") || !manifest["entries"].is_array()) {
     return InvalidError("session bundle manifest: entries must be an array");
   }
@@ -269,7 +270,10 @@ StatusOr<std::vector<ManifestEntry>> ParseEntries(const Json& manifest, const De
       return InvalidError(where + ".size must be a non-negative integer");
     }
     ManifestEntry e{j["component"], j["path"], j["file"], j["sha256"], j["size"].get<int64_t>()};
-    if (!declared.count({e.component, e.path})) {
+    if (!IsComponentName(e.component) || !CheckStatePath(e.path).ok()) {
+      return InvalidError(where + ": " + Quote(e.component) + " " + Quote(e.path) + " is not a valid state path");
+    }
+    if (!skip_undeclared && !declared.count({e.component, e.path})) {
       return InvalidError(where + ": " + Quote(e.component) + " " + Quote(e.path) + " is not a declared state path");
     }
     if (!pairs.insert({e.component, e.path}).second) return InvalidError(where + ": listed twice");
@@ -286,7 +290,8 @@ StatusOr<std::vector<ManifestEntry>> ParseEntries(const Json& manifest, const De
 }  // namespace
 
 StatusOr<SnapshotBlob> CaptureSession(ContainerRuntime* rt, const std::vector<StateTarget>& targets,
-                                      const Json& session, SnapshotStore* store, const BundleLimits& limits) {
+                                      const Json& session, SnapshotStore* store, const BundleLimits& limits,
+                                      Json* entries_out) {
   VISI_RETURN_IF_ERROR(CheckTargets(targets).status());
   if (!session.is_object()) return InvalidError("the session to capture must be a JSON object");
   Json entries = Json::array();
@@ -324,6 +329,7 @@ StatusOr<SnapshotBlob> CaptureSession(ContainerRuntime* rt, const std::vector<St
     return TooLargeError("session bundle manifest is larger than " + std::to_string(limits.max_manifest_bytes) +
                          " bytes");
   }
+  if (entries_out) *entries_out = entries;
   VISI_ASSIGN_OR_RETURN(std::string tar, WriteTar(members));
   members.clear();
   if (static_cast<int64_t>(tar.size()) > limits.max_unpacked_bytes) {
@@ -338,7 +344,8 @@ StatusOr<SnapshotBlob> CaptureSession(ContainerRuntime* rt, const std::vector<St
 }
 
 StatusOr<Json> RestoreSession(ContainerRuntime* rt, SnapshotStore* store, const std::string& digest,
-                              const std::vector<StateTarget>& targets, const BundleLimits& limits) {
+                              const std::vector<StateTarget>& targets, const BundleLimits& limits,
+                              bool skip_undeclared) {
   VISI_ASSIGN_OR_RETURN(Declared declared, CheckTargets(targets));
   VISI_RETURN_IF_ERROR(store->Verify(digest));
   std::string bundle;
@@ -373,7 +380,7 @@ StatusOr<Json> RestoreSession(ContainerRuntime* rt, SnapshotStore* store, const 
   if (!manifest.contains("session") || !manifest["session"].is_object()) {
     return InvalidError("session bundle: manifest session must be an object");
   }
-  VISI_ASSIGN_OR_RETURN(std::vector<ManifestEntry> entries, ParseEntries(manifest, declared, limits));
+  VISI_ASSIGN_OR_RETURN(std::vector<ManifestEntry> entries, ParseEntries(manifest, declared, limits, skip_undeclared));
 
   // Every other member is a regular file listed once, matching its entry.
   std::map<std::string, const TarEntryView*> by_name;
@@ -400,10 +407,23 @@ StatusOr<Json> RestoreSession(ContainerRuntime* rt, SnapshotStore* store, const 
     return InvalidError("session bundle: member " + Quote(by_name.begin()->first) + " is not in the manifest");
   }
 
-  // Valid: only now touch the containers. PutArchive takes a std::string, so
-  // each member but the last is copied out of `tar` in turn; the last one is
-  // moved to the front of `tar` in place, which ends the views into it.
+  // Valid: only now touch the containers, for the declared entries.
+  // PutArchive takes a std::string, so each member but the last is copied
+  // out of `tar` in turn; the last one is moved to the front of `tar` in
+  // place, which ends the views into it.
+  {
+    std::vector<ManifestEntry> kept;
+    std::vector<const TarEntryView*> kept_members;
+    for (size_t i = 0; i < entries.size(); ++i) {
+      if (!declared.count({entries[i].component, entries[i].path})) continue;
+      kept.push_back(std::move(entries[i]));
+      kept_members.push_back(chosen[i]);
+    }
+    entries = std::move(kept);
+    chosen = std::move(kept_members);
+  }
   for (size_t i = 0; i < entries.size(); ++i) {
+    if (i == 1) Failpoint("resume-after-first-put");
     const ManifestEntry& e = entries[i];
     const std::string& container = declared.at({e.component, e.path});
     const std::string parent = ParentOf(e.path);

@@ -52,17 +52,23 @@ inline constexpr char kSessionBundleFormat[] = "visi.dev/session-bundle/v1";
 
 // Reads every path of every target out of its container and stores the
 // bundle. The bundle is built in memory before it is streamed to the store.
+// `entries` (when given) gets the manifest's entries (component, path,
+// file, size, sha256), what a Snapshot's status.contents lists.
 // Errors: kInvalid for bad targets or a non-object session; kNotFound naming
 // the component and path when a path (or container) is missing; kTooLarge
 // beyond `limits`; runtime and store errors as they come.
 StatusOr<SnapshotBlob> CaptureSession(ContainerRuntime* rt, const std::vector<StateTarget>& targets,
-                                      const Json& session, SnapshotStore* store, const BundleLimits& limits = {});
+                                      const Json& session, SnapshotStore* store, const BundleLimits& limits = {},
+                                      Json* entries = nullptr);
 
 // Verifies the stored bundle, reads it and validates it completely before it
 // touches any container: the format, every listed member present with its
 // size and SHA-256, no member unlisted, entries only for declared (component,
 // path) pairs, safe member names, each state tar confined to its path's last
-// element, all within `limits`. Then extracts each state tar into the parent
+// element, all within `limits`. With `skip_undeclared`, entries for pairs
+// not declared are validated as well but not extracted (a resume with fewer
+// workers than the snapshot had, or into some containers only); without it
+// they make the bundle invalid. Then extracts each state tar into the parent
 // directory of its path ("/data" into "/") and returns the manifest's
 // session JSON. Declared paths without an entry are left as they are.
 // Errors: kInvalid (nothing restored) for a bundle that fails validation or
@@ -70,6 +76,7 @@ StatusOr<SnapshotBlob> CaptureSession(ContainerRuntime* rt, const std::vector<St
 // kInvalid digest) with nothing restored; a runtime error during extraction
 // may leave earlier paths restored (a retry restores them all again).
 StatusOr<Json> RestoreSession(ContainerRuntime* rt, SnapshotStore* store, const std::string& digest,
-                              const std::vector<StateTarget>& targets, const BundleLimits& limits = {});
+                              const std::vector<StateTarget>& targets, const BundleLimits& limits = {},
+                              bool skip_undeclared = false);
 
 }  // namespace visi

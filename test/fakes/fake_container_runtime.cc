@@ -217,6 +217,20 @@ Status FakeContainerRuntime::StartContainer(const std::string& id_or_name) {
                        ": no available IPv4 addresses on network " + n->info.name);
 }
 
+Status FakeContainerRuntime::StopContainer(const std::string& id_or_name, std::chrono::seconds) {
+  std::lock_guard lock(mu_);
+  VISI_RETURN_IF_ERROR(Enter("StopContainer", &CallCounts::stop_container));
+  VISI_RETURN_IF_ERROR(CheckName(id_or_name, "container"));
+  Container* c = FindContainer(id_or_name);
+  if (!c) return NotFoundError("no such container " + Quote(id_or_name));
+  if (c->state == "running") {
+    c->state = "exited";
+    c->exit_code = 143;  // SIGTERM
+    c->ip.clear();
+  }
+  return OkStatus();
+}
+
 Status FakeContainerRuntime::RemoveContainer(const std::string& id_or_name, std::chrono::seconds grace) {
   std::lock_guard lock(mu_);
   VISI_RETURN_IF_ERROR(Enter("RemoveContainer", &CallCounts::remove_container));

@@ -41,6 +41,7 @@ class FakeContainerRuntime : public ContainerRuntime {
     int inspect_container = 0;
     int create_container = 0;
     int start_container = 0;
+    int stop_container = 0;
     int remove_container = 0;
     int list_networks = 0;
     int create_network = 0;
@@ -57,6 +58,7 @@ class FakeContainerRuntime : public ContainerRuntime {
   StatusOr<ContainerInfo> InspectContainer(const std::string& id_or_name) override;
   StatusOr<std::string> CreateContainer(const ContainerSpec& spec) override;
   Status StartContainer(const std::string& id_or_name) override;
+  Status StopContainer(const std::string& id_or_name, std::chrono::seconds grace) override;
   Status RemoveContainer(const std::string& id_or_name, std::chrono::seconds grace) override;
   StatusOr<std::vector<NetworkInfo>> ListNetworks(const Labels& labels) override;
   StatusOr<std::string> CreateNetwork(const NetworkSpec& spec) override;

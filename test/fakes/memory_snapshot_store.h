@@ -55,6 +55,8 @@ class MemorySnapshotStore final : public SnapshotStore {
     return OkStatus();
   }
 
+  std::string Location(const std::string& digest) const override { return "memory:" + digest; }
+
   StatusOr<std::vector<SnapshotBlob>> List() override {
     std::lock_guard lock(mu_);
     std::vector<SnapshotBlob> blobs;

@@ -477,13 +477,13 @@ TEST(SessionStatusTest, ResumeRestartsTheStartDeadline) {
     c.message = "container is created";
   }
   s.status = BuildSessionStatus(s, starting, resume, 300);
-  EXPECT_EQ(s.status["phase"], "Starting");
+  EXPECT_EQ(s.status["phase"], "Resuming");
   EXPECT_EQ(ReasonOf(s.status, "Suspended"), "Resumed/False");
   EXPECT_FALSE(StatusIsSuspended(s.status));
   EXPECT_EQ(s.status["startedTime"], FormatRfc3339(resume));
   EXPECT_EQ(s.status["suspendedTime"], FormatRfc3339(t0 + std::chrono::hours(1))) << "when it last became Suspended";
   s.status = BuildSessionStatus(s, starting, resume + std::chrono::seconds(299), 300);
-  EXPECT_EQ(s.status["phase"], "Starting") << s.status.dump();
+  EXPECT_EQ(s.status["phase"], "Resuming") << s.status.dump();
   EXPECT_EQ(s.status["startedTime"], FormatRfc3339(resume)) << "only the first pass after a suspend is the resume";
   s.status = BuildSessionStatus(s, starting, resume + std::chrono::seconds(301), 300);
   EXPECT_EQ(s.status["phase"], "Failed");
@@ -493,6 +493,63 @@ TEST(SessionStatusTest, ResumeRestartsTheStartDeadline) {
   EXPECT_EQ(s.status["phase"], "Running");
   EXPECT_EQ(ReasonOf(s.status, "Suspended"), "Resumed/False");
   EXPECT_EQ(s.status["frontEndAddress"], "10.200.7.4:8888");
+  // Once Ready after the resume, a container that stops is a start again,
+  // not a resume.
+  s.status = BuildSessionStatus(s, starting, resume + std::chrono::seconds(400), 300);
+  EXPECT_EQ(s.status["phase"], "Starting") << s.status.dump();
+}
+
+// A resume records which snapshot it restores until its containers run, and
+// the Restored condition; a suspend records the snapshot it took and, once
+// the subnet is released, drops subnet and network.
+TEST(SessionStatusTest, SnapshotFieldsOfSuspendAndResume) {
+  Object s = SessionObject();
+  const TimePoint t0 = TimePoint() + std::chrono::hours(500000);
+  s.status = BuildSessionStatus(s, RunningObservation(), t0, 300);
+  SessionObservation suspended = SuspendObservation(0);
+  suspended.last_snapshot = {{"name", "nb-0123456789"}, {"sha256", std::string(64, 'a')}, {"sizeBytes", 10}};
+  suspended.subnet.clear();  // released
+  suspended.network.clear();
+  suspended.network_ready = false;
+  s.status = BuildSessionStatus(s, suspended, t0 + std::chrono::hours(1), 300);
+  EXPECT_EQ(s.status["phase"], "Suspended");
+  EXPECT_EQ(s.status["lastSnapshot"]["name"], "nb-0123456789");
+  EXPECT_FALSE(s.status.contains("subnet"));
+  EXPECT_FALSE(s.status.contains("network"));
+  EXPECT_NE(FindCondition(s.status, "Suspended")->value("message", "").find("nb-0123456789"), std::string::npos);
+
+  SessionObservation resuming = RunningObservation();
+  resuming.components.clear();
+  resuming.restoring = "nb-0123456789";
+  s.status = BuildSessionStatus(s, resuming, t0 + std::chrono::hours(2), 300);
+  EXPECT_EQ(s.status["phase"], "Resuming");
+  EXPECT_EQ(s.status["restoring"], "nb-0123456789");
+  EXPECT_EQ(s.status["lastSnapshot"]["name"], "nb-0123456789") << "kept until the next suspend";
+
+  SessionObservation running = RunningObservation();
+  running.restored_status = "True";
+  running.restored_reason = "Restored";
+  running.restored_message = "restored snapshot nb-0123456789";
+  s.status = BuildSessionStatus(s, running, t0 + std::chrono::hours(2) + std::chrono::seconds(3), 300);
+  EXPECT_EQ(s.status["phase"], "Running");
+  EXPECT_FALSE(s.status.contains("restoring"));
+  EXPECT_EQ(ReasonOf(s.status, "Restored"), "Restored/True");
+}
+
+// A failed snapshot stops the suspend with the containers kept: Suspending,
+// and the Suspended condition says why.
+TEST(SessionStatusTest, FailedSnapshotHoldsTheSuspend) {
+  Object s = SessionObject();
+  const TimePoint t0 = TimePoint() + std::chrono::hours(500000);
+  s.status = BuildSessionStatus(s, RunningObservation(), t0, 300);
+  SessionObservation held = SuspendObservation(3);
+  held.blocked_reason = "SnapshotFailed";
+  held.blocked_message = "snapshot nb-1 failed: state path \"/data\" not found";
+  held.blocked_condition = "Suspended";
+  s.status = BuildSessionStatus(s, held, t0 + std::chrono::minutes(1), 300);
+  EXPECT_EQ(s.status["phase"], "Suspending");
+  EXPECT_EQ(ReasonOf(s.status, "Suspended"), "SnapshotFailed/False");
+  EXPECT_TRUE(StatusWasSuspending(s.status)) << "turning suspend off from here is a resume";
 }
 
 // Suspend turned off again before the containers were gone is a resume too.

@@ -2,7 +2,9 @@
 
 #include "controller/api/scheme.h"
 #include "controller/runtime/event_expiry.h"
+#include "controller/drivers/snapshot/local_snapshot_store.h"
 #include "controller/runtime/garbage_collector.h"
+#include "reconcilers/snapshot/snapshot_reconciler.h"
 
 namespace visi {
 
@@ -15,14 +17,32 @@ StatusOr<std::unique_ptr<VisidControllers>> VisidControllers::Create(Store* stor
       c->event_expiry_ = std::make_unique<EventExpiry>(c->manager_.get(), opts.event_ttl);
     }
   }
-  if (opts.sessions) {
+  if (opts.sessions || opts.snapshots) {
     VISI_ASSIGN_OR_RETURN(c->docker_, NewDockerClient(opts.docker));
+    if (opts.snapshot_dir.empty()) return InvalidError("--snapshot-dir: no snapshot directory given");
+    auto store = LocalSnapshotStore::Open(opts.snapshot_dir);
+    if (!store.ok()) {
+      return Status(store.status().code(), "--snapshot-dir " + opts.snapshot_dir + ": " + store.status().message());
+    }
+    c->snapshot_store_ = std::move(*store);
+  }
+  // One machine for now: every session runs on the local Docker host
+  // (placement on FarmPool machines plugs in here).
+  ContainerRuntime* docker = c->docker_.get();
+  auto runtime = [docker](const std::string&) { return docker; };
+  if (opts.sessions) {
     c->prober_ = std::make_unique<SocketProber>();
-    // One machine for now: every session runs on the local Docker host
-    // (placement on FarmPool machines plugs in here).
-    ContainerRuntime* docker = c->docker_.get();
-    c->sessions_ = std::make_unique<SessionReconciler>(
-        c->manager_.get(), [docker](const std::string&) { return docker; }, c->prober_.get(), opts.session);
+    opts.session.snapshots = c->snapshot_store_.get();
+    c->sessions_ = std::make_unique<SessionReconciler>(c->manager_.get(), runtime, c->prober_.get(), opts.session);
+  }
+  if (opts.snapshots) {
+    SnapshotReconcilerOptions so;
+    so.instance = opts.session.instance;
+    so.machine = opts.session.machine;
+    so.gc_period = opts.snapshot_gc_period;
+    so.limits = opts.session.bundle_limits;
+    c->snapshot_reconciler_ =
+        std::make_unique<SnapshotReconciler>(c->manager_.get(), runtime, c->snapshot_store_.get(), so);
   }
   if (opts.routes) {
     VISI_ASSIGN_OR_RETURN(c->router_, VisidRouter::Create(c->manager_.get(), opts.router));

@@ -13,6 +13,8 @@ namespace visi {
 
 class EventExpiry;
 class GarbageCollector;
+class SnapshotReconciler;
+class SnapshotStore;
 
 struct VisidControllerOptions {
   ManagerOptions manager;
@@ -23,6 +25,9 @@ struct VisidControllerOptions {
   bool sessions = true;
   bool routes = true;        // the route controller, HAProxy and the wake-up endpoint
   VisidRouterOptions router;
+  bool snapshots = true;     // the Snapshot controller: capture, retention, file sweep
+  std::string snapshot_dir;  // the local snapshot store's root (docs/snapshots.md)
+  std::chrono::milliseconds snapshot_gc_period{std::chrono::minutes(10)};
 };
 
 // Every controller visid runs, under one manager over one store: the
@@ -48,7 +53,9 @@ class VisidControllers {
   std::unique_ptr<EventExpiry> event_expiry_;
   std::unique_ptr<ContainerRuntime> docker_;
   std::unique_ptr<Prober> prober_;
+  std::unique_ptr<SnapshotStore> snapshot_store_;
   std::unique_ptr<SessionReconciler> sessions_;
+  std::unique_ptr<SnapshotReconciler> snapshot_reconciler_;
   std::unique_ptr<VisidRouter> router_;
 };
 

@@ -145,7 +145,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> controller_names = {"*"};
   app.add_option("--controllers", controller_names,
                  "Controllers to run, as kube-controller-manager takes them: '*' for all, a name to add one, "
-                 "-NAME to leave one out (names: garbage-collector, visisession, visiroute)")
+                 "-NAME to leave one out (names: garbage-collector, visisession, visisnapshot, visiroute)")
       ->delimiter(',')
       ->capture_default_str();
   bool no_controllers = false;
@@ -209,6 +209,14 @@ int main(int argc, char** argv) {
   app.add_option("--event-ttl", event_ttl, "Events whose last occurrence is older than this are deleted (0s: never)")
       ->capture_default_str();
   std::string router_dir, login_ttl = "5m";
+  std::string snapshot_dir, snapshot_gc_period = "10m";
+  app.add_option("--snapshot-dir", snapshot_dir,
+                 "Where session snapshots are stored, content-addressed (default DATA_DIR/snapshots; "
+                 "/var/lib/visi/snapshots-INSTANCE with --kubeconfig); back it up with the store");
+  app.add_option("--snapshot-gc-period", snapshot_gc_period,
+                 "How long a snapshot file no Snapshot names is kept before it is deleted (and how often the "
+                 "snapshot directory is swept)")
+      ->capture_default_str();
   bool print_haproxy_config = false;
   app.add_option("--router-listen", copts.router.listen,
                  "Where the router (HAProxy) takes browsers' requests, IPv4:PORT; port 0 picks one")
@@ -266,9 +274,11 @@ int main(int argc, char** argv) {
   if (no_controllers) controller_names.clear();
   for (const auto& n : controller_names) {
     const std::string name = n.rfind('-', 0) == 0 ? n.substr(1) : n;
-    if (name != "*" && name != "garbage-collector" && name != "visisession" && name != "visiroute") {
+    if (name != "*" && name != "garbage-collector" && name != "visisession" && name != "visisnapshot" &&
+        name != "visiroute") {
       std::fprintf(stderr,
-                   "visid: --controllers: unknown controller \"%s\" (known: garbage-collector, visisession, visiroute)\n",
+                   "visid: --controllers: unknown controller \"%s\" (known: garbage-collector, visisession, "
+                   "visisnapshot, visiroute)\n",
                    name.c_str());
       return 2;
     }
@@ -284,7 +294,15 @@ int main(int argc, char** argv) {
   copts.garbage_collector = enabled("garbage-collector");
   copts.sessions = enabled("visisession");
   copts.routes = enabled("visiroute");
-  run_controllers = copts.garbage_collector || copts.sessions || copts.routes;
+  copts.snapshots = enabled("visisnapshot");
+  run_controllers = copts.garbage_collector || copts.sessions || copts.routes || copts.snapshots;
+  if (auto d = visi::ParseDuration(snapshot_gc_period); d && *d >= std::chrono::seconds(1)) {
+    copts.snapshot_gc_period = std::chrono::duration_cast<std::chrono::milliseconds>(*d);
+  } else {
+    std::fprintf(stderr, "visid: --snapshot-gc-period must be a duration of at least 1s such as 10m, got \"%s\"\n",
+                 snapshot_gc_period.c_str());
+    return 2;
+  }
   std::signal(SIGINT, [](int) { g_stop = 1; });
   std::signal(SIGTERM, [](int) { g_stop = 1; });
   std::signal(SIGPIPE, SIG_IGN);
@@ -335,6 +353,8 @@ int main(int argc, char** argv) {
   }
   if (!kubeconfig.empty()) {
     copts.router.runtime_dir = !router_dir.empty() ? router_dir : "/run/visi/router-" + copts.session.instance;
+    copts.snapshot_dir = !snapshot_dir.empty() ? std::filesystem::absolute(snapshot_dir).string()
+                                               : "/var/lib/visi/snapshots-" + copts.session.instance;
     return RunControllersOnly(kubeconfig, copts);
   }
   if (data_dir.empty()) {
@@ -378,6 +398,7 @@ int main(int argc, char** argv) {
   ::chmod(data_dir.c_str(), 0700);
   data_dir = std::filesystem::absolute(data_dir).string();
   copts.router.runtime_dir = !router_dir.empty() ? std::filesystem::absolute(router_dir).string() : data_dir + "/haproxy";
+  copts.snapshot_dir = !snapshot_dir.empty() ? std::filesystem::absolute(snapshot_dir).string() : data_dir + "/snapshots";
 
   visi::StoreOptions store_opts;
   store_opts.history_limit = watch_history;

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -84,6 +85,9 @@ class ContainerRuntime {
   virtual StatusOr<std::string> CreateContainer(const ContainerSpec& spec) = 0;
   // Starting a running container is OK.
   virtual Status StartContainer(const std::string& id_or_name) = 0;
+  // SIGTERM, then SIGKILL after `grace`; the container stays (state
+  // "exited"). Stopping a stopped container is OK; a missing one is NotFound.
+  virtual Status StopContainer(const std::string& id_or_name, std::chrono::seconds grace) = 0;
   // Stops with `grace` before SIGKILL, then removes; removing a missing one is NotFound.
   virtual Status RemoveContainer(const std::string& id_or_name, std::chrono::seconds grace) = 0;
 
@@ -98,5 +102,8 @@ class ContainerRuntime {
   virtual StatusOr<std::string> GetArchive(const std::string& id_or_name, const std::string& path) = 0;
   virtual Status PutArchive(const std::string& id_or_name, const std::string& path, const std::string& tar) = 0;
 };
+
+// The Docker host of a machine (the seam for FarmPool placement).
+using RuntimeForMachine = std::function<ContainerRuntime*(const std::string& machine)>;
 
 }  // namespace visi

@@ -142,6 +142,16 @@ Status DockerClient::StartContainer(const std::string& id_or_name) {
                          {"cannot start container " + Quote(id_or_name) + ": it or its network is missing"});
 }
 
+Status DockerClient::StopContainer(const std::string& id_or_name, std::chrono::seconds grace) {
+  VISI_RETURN_IF_ERROR(CheckName(id_or_name, "container"));
+  const int64_t t = std::max<int64_t>(0, grace.count());
+  VISI_ASSIGN_OR_RETURN(DockerResponse stop, Call("POST", "/containers/" + id_or_name + "/stop?t=" + std::to_string(t),
+                                                  "", "", options_.request_timeout + std::chrono::seconds(t)));
+  if (stop.status == 204 || stop.status == 304) return OkStatus();  // 304: it was not running
+  return ErrorFromAnswer(where_, stop, "stop of container " + Quote(id_or_name),
+                         {"no such container " + Quote(id_or_name)});
+}
+
 Status DockerClient::RemoveContainer(const std::string& id_or_name, std::chrono::seconds grace) {
   VISI_RETURN_IF_ERROR(CheckName(id_or_name, "container"));
   const ErrorMap map{"no such container " + Quote(id_or_name)};

@@ -48,6 +48,7 @@ class DockerClient : public ContainerRuntime {
   StatusOr<ContainerInfo> InspectContainer(const std::string& id_or_name) override;
   StatusOr<std::string> CreateContainer(const ContainerSpec& spec) override;
   Status StartContainer(const std::string& id_or_name) override;
+  Status StopContainer(const std::string& id_or_name, std::chrono::seconds grace) override;
   Status RemoveContainer(const std::string& id_or_name, std::chrono::seconds grace) override;
   StatusOr<std::vector<NetworkInfo>> ListNetworks(const Labels& labels) override;
   StatusOr<std::string> CreateNetwork(const NetworkSpec& spec) override;

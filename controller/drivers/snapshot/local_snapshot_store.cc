@@ -214,6 +214,10 @@ std::string LocalSnapshotStore::BlobPath(const std::string& digest) const {
   return root_ + "/sha256/" + hex.substr(0, 2) + "/" + hex;
 }
 
+std::string LocalSnapshotStore::Location(const std::string& digest) const {
+  return ValidateDigest(digest).ok() ? BlobPath(digest) : "";
+}
+
 StatusOr<std::string> LocalSnapshotStore::EnsureFanOutDir(const std::string& fan_out) {
   std::string dir = root_ + "/sha256/" + fan_out;
   std::lock_guard<std::mutex> lock(fan_out_mu_);

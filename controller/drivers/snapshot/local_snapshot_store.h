@@ -36,6 +36,8 @@ class LocalSnapshotStore final : public SnapshotStore {
   Status Verify(const std::string& digest) override;
   Status Delete(const std::string& digest) override;
   StatusOr<std::vector<SnapshotBlob>> List() override;
+  // ROOT/sha256/ab/ab0123...
+  std::string Location(const std::string& digest) const override;
 
   const std::string& root() const { return root_; }
 

@@ -58,6 +58,10 @@ class SnapshotStore {
 
   // Every stored file, sorted by digest.
   virtual StatusOr<std::vector<SnapshotBlob>> List() = 0;
+
+  // Where the file of a valid digest is (or would be), for people: a path
+  // or a URI. "" for an invalid digest.
+  virtual std::string Location(const std::string& digest) const = 0;
 };
 
 }  // namespace visi

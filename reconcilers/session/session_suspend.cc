@@ -1,0 +1,286 @@
+// Suspend and resume of a session (docs/snapshots.md): the parts of the
+// VisiSession reconciler that take and restore Snapshots.
+#include <future>
+
+#include "controller/base/failpoint.h"
+#include "controller/runtime/conditions.h"
+#include "controller/runtime/event_recorder.h"
+#include "controller/runtime/ownership.h"
+#include "reconcilers/session/session_desired.h"
+#include "reconcilers/session/session_labels.h"
+#include "reconcilers/session/session_pass.h"
+#include "reconcilers/session/session_plan.h"
+#include "reconcilers/session/session_reconciler.h"
+#include "reconcilers/session/session_spec.h"
+#include "reconcilers/session/session_status.h"
+#include "reconcilers/session/state_targets.h"
+#include "reconcilers/session/subnet_allocator.h"
+#include "reconcilers/snapshot/snapshot_objects.h"
+
+namespace visi {
+
+namespace {
+
+bool Unreachable(const Status& s) { return s.code() == Code::kUnavailable || s.code() == Code::kDeadlineExceeded; }
+
+}  // namespace
+
+Status SessionReconciler::StopAll(ContainerRuntime* rt, const std::vector<ContainerInfo>& containers) {
+  std::vector<std::future<Status>> stops;
+  for (const ContainerInfo& c : containers) {
+    if (c.state != "running" && c.state != "restarting" && c.state != "paused") continue;
+    const std::string name = c.name.empty() ? c.id : c.name;
+    stops.push_back(std::async(std::launch::async, [rt, name, this] { return rt->StopContainer(name, opts_.stop_grace); }));
+  }
+  Status first;
+  for (auto& f : stops) {
+    Status s = f.get();
+    if (!s.ok() && s.code() != Code::kNotFound && first.ok()) first = s;
+  }
+  return first;
+}
+
+ReconcileResult SessionReconciler::Suspend(Pass& p, const SessionSpec& spec, ContainerRuntime* rt,
+                                           const ObservedSession& seen) {
+  SessionObservation& obs = p.obs;
+  const ObjectPtr& s = p.s;
+  auto held = subnets_->Held(p.id.uid);
+  if (!held.ok()) return ReconcileResult::Error(held.status());
+  obs.subnet = held->value_or("");
+  if (!obs.subnet.empty()) obs.network = SessionNetworkName(p.id);
+  for (const auto& n : seen.networks) {
+    if (!obs.network.empty() && n.name == obs.network && n.subnet == obs.subnet) obs.network_ready = true;
+  }
+  obs.containers_left = static_cast<int>(seen.containers.size());
+  auto say = [&](const std::string& step) {
+    obs.suspend_step = step;
+    return WritePassStatus(p, &p.s);
+  };
+
+  if (!seen.containers.empty()) {
+    // A resume that has not restored yet: its containers hold nothing of
+    // the session's (its state is still in the snapshot being restored).
+    const bool restored = StatusString(s->status, "restoring").empty();
+    if (restored) {
+      // 1. Stop, so the capture sees files at rest.
+      const bool running = std::any_of(seen.containers.begin(), seen.containers.end(),
+                                       [](const ContainerInfo& c) { return c.state == "running"; });
+      if (running) {
+        if (Status w = say("stopping " + std::to_string(seen.containers.size()) + " containers"); !w.ok()) {
+          return ReconcileResult::Error(w);
+        }
+        if (Status e = StopAll(rt, seen.containers); !e.ok()) {
+          if (Unreachable(e)) return DockerDown(p, e);
+          return Blocked(p, "ActionFailed", "stopping containers: " + e.message(), opts_.probe_interval * 5);
+        }
+      }
+      Failpoint("suspend-after-stop");
+      // 2. The Snapshot: one per suspend, named for it, captured by the
+      // snapshot reconciler.
+      const std::string name = SuspendSnapshotName(*s);
+      ObjectPtr snap = snapshots_->Get(s->metadata.namespace_, name);
+      if (!snap) {
+        auto made = manager_->store()->Create(NewSnapshot(*s, name, "Idle"));
+        if (!made.ok() && made.status().code() != Code::kAlreadyExists) return ReconcileResult::Error(made.status());
+        if (Status w = say("capturing snapshot " + name); !w.ok()) return ReconcileResult::Error(w);
+        return ReconcileResult::RequeueAfter(opts_.probe_interval * 5);  // its changes bring the session back
+      }
+      const std::string phase = SnapshotPhase(*snap);
+      if (phase == "Failed") {
+        const std::string why = snap->status.is_object() ? snap->status.value("message", "") : "";
+        return Blocked(p, "SnapshotFailed",
+                       "snapshot " + name + " failed: " + why +
+                           "; the containers are kept (stopped) with their state: fix the cause and set spec.suspend "
+                           "again, or set it to false to run the session again",
+                       opts_.resync, "Suspended");
+      }
+      if (phase != "Ready") {
+        if (Status w = say("capturing snapshot " + name); !w.ok()) return ReconcileResult::Error(w);
+        return ReconcileResult::RequeueAfter(opts_.probe_interval * 5);
+      }
+      obs.last_snapshot = {{"name", name},
+                           {"sha256", snap->status.value("sha256", "")},
+                           {"sizeBytes", snap->status.value("sizeBytes", 0)},
+                           {"capturedTime", snap->status.value("capturedTime", "")}};
+      Failpoint("suspend-after-snapshot");
+    }
+    // 3. The containers go.
+    if (Status w = say("removing " + std::to_string(seen.containers.size()) + " containers"); !w.ok()) {
+      return ReconcileResult::Error(w);
+    }
+    if (Status e = Execute(rt, s, PlanSuspend(seen)); !e.ok()) {
+      if (Unreachable(e)) return DockerDown(p, e);
+      return Blocked(p, "ActionFailed", e.message(), opts_.probe_interval * 5);
+    }
+    ForgetRestarts(SessionNetworkName(p.id) + "-");  // a resume starts its containers afresh
+    Failpoint("suspend-after-remove");
+  }
+
+  // 4. The network goes, then (only with nothing left) the subnet.
+  const Labels sel = {{session_labels::kSessionUid, p.id.uid}, {session_labels::kInstance, p.id.instance}};
+  auto containers = rt->ListContainers(sel);
+  if (!containers.ok()) return DockerDown(p, containers.status());
+  auto networks = rt->ListNetworks(sel);
+  if (!networks.ok()) return DockerDown(p, networks.status());
+  obs.containers_left = static_cast<int>(containers->size());
+  if (!containers->empty()) {
+    if (Status w = say("waiting for " + std::to_string(containers->size()) + " containers to go"); !w.ok()) {
+      return ReconcileResult::Error(w);
+    }
+    return ReconcileResult::RequeueAfter(opts_.probe_interval);
+  }
+  if (!networks->empty()) {
+    ObservedSession left;
+    left.networks = std::move(*networks);
+    if (Status e = Execute(rt, s, PlanTeardown(left)); !e.ok()) {
+      if (Unreachable(e)) return DockerDown(p, e);
+      return Blocked(p, "ActionFailed", e.message(), opts_.probe_interval * 5);
+    }
+    auto again = rt->ListNetworks(sel);
+    if (!again.ok()) return DockerDown(p, again.status());
+    if (!again->empty()) return ReconcileResult::RequeueAfter(opts_.probe_interval);
+  }
+  if (!obs.subnet.empty()) {
+    if (Status r = subnets_->Release(p.id.uid); !r.ok()) return ReconcileResult::Error(r);
+  }
+  obs.subnet.clear();
+  obs.network.clear();
+  obs.network_ready = false;
+  obs.containers_left = 0;
+  if (Status w = WritePassStatus(p); !w.ok()) return ReconcileResult::Error(w);
+  return ReconcileResult::RequeueAfter(opts_.resync);
+}
+
+void SessionReconciler::MarkUnrestorable(const ObjectPtr& snap, const ObjectPtr& session, const std::string& reason,
+                                         const std::string& message) {
+  auto marked = MutateWithRetry(
+      manager_->store(), "Snapshot", snap->metadata.namespace_, snap->metadata.name,
+      [&](Object* o) {
+        Json st = o->status.is_object() ? o->status : Json::object();
+        st["phase"] = "Failed";
+        st["message"] = message;
+        SetCondition(&st, {"Restorable", "False", reason, message, o->metadata.generation}, manager_->clock()->Now());
+        SetCondition(&st, {"Ready", "False", reason, message, o->metadata.generation}, manager_->clock()->Now());
+        if (st == o->status) return false;
+        o->status = std::move(st);
+        return true;
+      },
+      /*status=*/true);
+  (void)marked;  // best effort: the session's condition says it either way
+  (void)manager_->events()->Record(*session, EventSeverity::kWarning, "SnapshotCorrupt",
+                                   "snapshot " + snap->metadata.name + ": " + message);
+}
+
+ReconcileResult SessionReconciler::ExecuteWithRestore(Pass& p, const SessionSpec& spec, ContainerRuntime* rt,
+                                                      std::vector<SessionAction> plan, bool* done) {
+  *done = false;
+  SessionObservation& obs = p.obs;
+  auto failed = [&](const Status& e) {
+    if (Unreachable(e)) return DockerDown(p, e);
+    if (e.code() == Code::kInvalid) return Blocked(p, "ContainerCreateFailed", e.message(), opts_.resync);
+    return Blocked(p, "ActionFailed", e.message(), opts_.probe_interval * 5);
+  };
+  std::vector<SessionAction> starts, rest;
+  for (auto& a : plan) (a.type == SessionAction::Type::kStartContainer ? starts : rest).push_back(std::move(a));
+  if (!rest.empty()) {
+    if (Status e = Execute(rt, p.s, rest); !e.ok()) return failed(e);
+    Failpoint("resume-after-create");
+  }
+
+  // Restore into the containers that were created and never started.
+  auto listed = rt->ListContainers({{session_labels::kSessionUid, p.id.uid}, {session_labels::kInstance, p.id.instance}});
+  if (!listed.ok()) return DockerDown(p, listed.status());
+  std::vector<ContainerInfo> fresh;
+  for (const ContainerInfo& c : *listed) {
+    if (c.state == "created") fresh.push_back(c);
+  }
+  const std::vector<StateTarget> targets = SessionStateTargets(spec, fresh);
+  if (!targets.empty()) {
+    std::vector<ObjectPtr> candidates;
+    for (const ObjectPtr& c : RestorableSnapshots(*snapshots_, p.id.uid)) {
+      if (c->metadata.name == obs.restoring) candidates.insert(candidates.begin(), c);
+      else candidates.push_back(c);
+    }
+    std::vector<std::string> bad;
+    ObjectPtr used;
+    for (const ObjectPtr& c : candidates) {
+      const std::string digest = SnapshotDigest(*c);
+      const std::string where = c->status.value("location", digest);
+      Status v = opts_.snapshots->Verify(digest);
+      if (v.code() == Code::kNotFound) {
+        MarkUnrestorable(c, p.s, "FileMissing", "the snapshot file " + where + " is missing");
+        bad.push_back(c->metadata.name + " (file missing)");
+        continue;
+      }
+      if (v.code() == Code::kInternal && v.message().rfind("digest mismatch", 0) == 0) {
+        MarkUnrestorable(c, p.s, "DigestMismatch", "the snapshot file " + where + " does not match its sha256: " + v.message());
+        bad.push_back(c->metadata.name + " (digest mismatch)");
+        continue;
+      }
+      if (!v.ok()) {
+        return Blocked(p, "SnapshotUnreadable", "cannot read snapshot " + c->metadata.name + ": " + v.message(),
+                       opts_.docker_retry);
+      }
+      auto r = RestoreSession(rt, opts_.snapshots, digest, targets, opts_.bundle_limits, /*skip_undeclared=*/true);
+      if (r.status().code() == Code::kInvalid) {
+        MarkUnrestorable(c, p.s, "InvalidBundle", r.status().message());
+        bad.push_back(c->metadata.name + " (invalid bundle)");
+        continue;
+      }
+      if (!r.ok()) return failed(Status(r.status().code(), "restoring snapshot " + c->metadata.name + ": " + r.status().message()));
+      used = c;
+      break;
+    }
+    std::string bad_list;
+    for (const std::string& b : bad) bad_list += (bad_list.empty() ? "" : ", ") + b;
+    if (used && bad.empty()) {
+      obs.restored_status = "True";
+      obs.restored_reason = "Restored";
+      obs.restored_message = "restored snapshot " + used->metadata.name + " (captured " +
+                             used->status.value("capturedTime", "") + ")";
+    } else if (used) {
+      obs.restored_status = "False";
+      obs.restored_reason = "SnapshotCorrupt";
+      obs.restored_message = "could not restore " + bad_list + "; restored the previous good snapshot " +
+                             used->metadata.name + " instead";
+    } else {
+      obs.restored_status = "False";
+      obs.restored_reason = bad.empty() ? "NoSnapshot" : "NoGoodSnapshot";
+      obs.restored_message = bad.empty() ? "no snapshot of this session to restore: it starts empty"
+                                         : "no snapshot could be restored (" + bad_list + "): the session starts empty";
+    }
+    obs.restoring = used ? used->metadata.name : obs.restoring;
+    Failpoint("resume-after-restore");
+  }
+  if (!starts.empty()) {
+    if (Status e = Execute(rt, p.s, starts); !e.ok()) return failed(e);
+  }
+  obs.restoring.clear();
+  *done = true;
+  return ReconcileResult::Done();
+}
+
+bool SessionReconciler::SuspendIfIdle(const ObjectPtr& session, const SessionSpec& spec) {
+  if (spec.suspend || spec.idle_timeout_seconds <= 0) return false;
+  const Json* idle = FindCondition(session->status, "Idle");
+  const Json* ready = FindCondition(session->status, "Ready");
+  if (!idle || !ready || idle->value("status", "") != "True" || ready->value("status", "") != "True") return false;
+  // An Idle from before the session last became Ready is stale.
+  if (idle->value("lastTransitionTime", "") < ready->value("lastTransitionTime", "")) return false;
+  auto w = MutateWithRetry(manager_->store(), "VisiSession", session->metadata.namespace_, session->metadata.name,
+                           [&](Object* o) {
+                             if (o->metadata.uid != session->metadata.uid || !o->spec.is_object() ||
+                                 o->spec.value("suspend", false)) {
+                               return false;
+                             }
+                             o->spec["suspend"] = true;
+                             return true;
+                           });
+  if (!w.ok()) return false;  // the next pass tries again
+  (void)manager_->events()->Record(*session, EventSeverity::kNormal, "IdleSuspended",
+                                   "no browser for spec.idleTimeoutSeconds (" +
+                                       std::to_string(spec.idle_timeout_seconds) + "s): spec.suspend set to true");
+  return true;
+}
+
+}  // namespace visi
