@@ -187,6 +187,7 @@ ReconcileResult SessionReconciler::Teardown(const ObjectPtr& s) {
   if (!n.ok()) return ReconcileResult::Error(n.status());
   seen.containers = std::move(*c);
   seen.networks = std::move(*n);
+  if (auto wait = KeepStateOnDelete(s, rt, seen.containers)) return *wait;
   if (!seen.containers.empty() || !seen.networks.empty()) {
     if (Status e = Execute(rt, s, PlanTeardown(seen)); !e.ok()) return ReconcileResult::Error(e);
     // Confirm: only an empty world releases the subnet.
@@ -380,7 +381,19 @@ ReconcileResult SessionReconciler::Reconcile(const std::string& key) {
   // that is done status.restoring names it (a crash in between restores
   // again into the containers still only created).
   obs.restoring = StatusString(s->status, "restoring");
-  if (obs.restoring.empty() && StatusWasSuspending(s->status)) {
+  if (obs.restoring.empty() && !spec->restore_from.empty() && StatusString(s->status, "startedTime").empty()) {
+    // The first start of a session that asks for a kept snapshot.
+    ObjectPtr from = snapshots_->Get(id.namespace_, spec->restore_from);
+    if (!from || SnapshotPhase(*from) != "Ready") {
+      return Blocked(p, "RestoreSourceNotReady",
+                     "spec.snapshots.restoreFrom: snapshot " + spec->restore_from + " in namespace " + id.namespace_ +
+                         (from ? " is " + SnapshotPhase(*from) + ", not Ready" : " does not exist"),
+                     opts_.resync);
+    }
+    obs.restoring = spec->restore_from;
+    if (Status w = WritePassStatus(p, &p.s); !w.ok()) return ReconcileResult::Error(w);
+    s = p.s;
+  } else if (obs.restoring.empty() && StatusWasSuspending(s->status)) {
     auto good = RestorableSnapshots(*snapshots_, id.uid);
     if (!good.empty()) {
       obs.restoring = good.front()->metadata.name;

@@ -4,6 +4,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <memory>
 #include <string>
 
@@ -73,6 +74,11 @@ class SessionReconciler {
   // created hold the restored state (session_suspend.cc).
   ReconcileResult ExecuteWithRestore(Pass& p, const struct SessionSpec& spec, ContainerRuntime* rt,
                                      std::vector<struct SessionAction> plan, bool* done);
+  // spec.snapshots.keepOnDelete on a session being deleted: its state is
+  // captured (reason Deletion) and its Ready Snapshots are orphaned so they
+  // outlive it. A result while the teardown must wait for the capture.
+  std::optional<ReconcileResult> KeepStateOnDelete(const ObjectPtr& session, ContainerRuntime* rt,
+                                                   const std::vector<ContainerInfo>& containers);
   // Idle past spec.idleTimeoutSeconds: sets spec.suspend. True when it did.
   bool SuspendIfIdle(const ObjectPtr& session, const struct SessionSpec& spec);
   // Marks a Snapshot that cannot be restored (phase Failed, Restorable False).

@@ -111,6 +111,8 @@ StatusOr<SessionSpec> ParseSessionSpec(const Object& session) {
     return InvalidError("spec.snapshots.retain: must be between 1 and 100",
                         {{"spec.snapshots.retain", "must be between 1 and 100"}});
   }
+  out.keep_on_delete = snaps.is_object() && snaps.value("keepOnDelete", false);
+  out.restore_from = Str(snaps, "restoreFrom", "");
   out.idle_timeout_seconds = Int(s, "idleTimeoutSeconds", 1800);
   std::set<std::string> names;
   if (s.contains("env") && s["env"].is_array()) {

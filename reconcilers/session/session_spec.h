@@ -38,6 +38,8 @@ struct SessionSpec {
   std::vector<std::string> state_paths;        // the front end's (spec.statePaths)
   std::vector<std::string> spark_state_paths;  // the master's and each worker's (spec.spark.statePaths)
   int snapshot_retain = 3;                     // spec.snapshots.retain
+  bool keep_on_delete = false;                 // spec.snapshots.keepOnDelete
+  std::string restore_from;                    // spec.snapshots.restoreFrom
   int idle_timeout_seconds = 1800;             // 0: never idle
   std::vector<std::string> env;  // NAME=value, in spec order
   bool suspend = false;

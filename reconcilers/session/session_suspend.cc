@@ -196,10 +196,15 @@ ReconcileResult SessionReconciler::ExecuteWithRestore(Pass& p, const SessionSpec
   }
   const std::vector<StateTarget> targets = SessionStateTargets(spec, fresh);
   if (!targets.empty()) {
+    // The one chosen (which may be another session's, kept by
+    // keepOnDelete and named by restoreFrom), then this session's others.
     std::vector<ObjectPtr> candidates;
+    if (ObjectPtr chosen = snapshots_->Get(p.id.namespace_, obs.restoring);
+        chosen && SnapshotPhase(*chosen) == "Ready" && !SnapshotDigest(*chosen).empty()) {
+      candidates.push_back(chosen);
+    }
     for (const ObjectPtr& c : RestorableSnapshots(*snapshots_, p.id.uid)) {
-      if (c->metadata.name == obs.restoring) candidates.insert(candidates.begin(), c);
-      else candidates.push_back(c);
+      if (c->metadata.name != obs.restoring) candidates.push_back(c);
     }
     std::vector<std::string> bad;
     ObjectPtr used;
@@ -258,6 +263,47 @@ ReconcileResult SessionReconciler::ExecuteWithRestore(Pass& p, const SessionSpec
   obs.restoring.clear();
   *done = true;
   return ReconcileResult::Done();
+}
+
+std::optional<ReconcileResult> SessionReconciler::KeepStateOnDelete(const ObjectPtr& s, ContainerRuntime* rt,
+                                                                   const std::vector<ContainerInfo>& containers) {
+  auto spec = ParseSessionSpec(*s);
+  if (!spec.ok() || !spec->keep_on_delete) return std::nullopt;
+  // Containers that have not been restored into hold nothing to keep; a
+  // suspended session's state is already in its last snapshot.
+  if (!containers.empty() && StatusString(s->status, "restoring").empty()) {
+    if (Status e = StopAll(rt, containers); !e.ok()) return ReconcileResult::Error(e);
+    const std::string name = SuspendSnapshotName(*s);
+    ObjectPtr snap = snapshots_->Get(s->metadata.namespace_, name);
+    if (!snap) {
+      auto made = manager_->store()->Create(NewSnapshot(*s, name, "Deletion"));
+      if (!made.ok() && made.status().code() != Code::kAlreadyExists) return ReconcileResult::Error(made.status());
+      return ReconcileResult::RequeueAfter(opts_.probe_interval * 5);
+    }
+    const std::string phase = SnapshotPhase(*snap);
+    if (phase == "Failed") {
+      (void)manager_->events()->Record(*s, EventSeverity::kWarning, "SnapshotFailed",
+                                       "snapshot " + name + " before deletion failed: " +
+                                           snap->status.value("message", "") +
+                                           "; the deletion waits (set spec.snapshots.keepOnDelete to false to "
+                                           "delete without it)");
+      return ReconcileResult::RequeueAfter(opts_.resync);
+    }
+    if (phase != "Ready") return ReconcileResult::RequeueAfter(opts_.probe_interval * 5);
+  }
+  // Kept: Ready snapshots stop naming the session as their owner, so the
+  // garbage collector leaves them when it goes.
+  for (const ObjectPtr& snap : snapshots_->ByLabel(kSnapshotSessionUidLabel, s->metadata.uid)) {
+    if (SnapshotPhase(*snap) != "Ready") continue;
+    auto kept = MutateWithRetry(manager_->store(), "Snapshot", snap->metadata.namespace_, snap->metadata.name,
+                                [&](Object* o) {
+                                  return std::erase_if(o->metadata.owner_references, [&](const OwnerReference& r) {
+                                           return r.uid == s->metadata.uid;
+                                         }) > 0;
+                                });
+    if (!kept.ok() && kept.status().code() != Code::kNotFound) return ReconcileResult::Error(kept.status());
+  }
+  return std::nullopt;
 }
 
 bool SessionReconciler::SuspendIfIdle(const ObjectPtr& session, const SessionSpec& spec) {

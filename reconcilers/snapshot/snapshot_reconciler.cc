@@ -105,7 +105,8 @@ ReconcileResult SnapshotReconciler::Capture(const ObjectPtr& snap) {
   const std::string session_name = snap->spec.is_object() ? snap->spec.value("session", "") : "";
   const std::string want_uid = snap->spec.is_object() ? snap->spec.value("sessionUID", "") : "";
   ObjectPtr session = sessions_->Get(ns, session_name);
-  if (!session || session->metadata.deletion_timestamp) {
+  const bool for_deletion = snap->spec.is_object() && snap->spec.value("reason", "") == "Deletion";
+  if (!session || (session->metadata.deletion_timestamp && !for_deletion)) {
     return Fail(snap, "SessionNotFound", "session " + ns + "/" + session_name + " does not exist");
   }
   if (!want_uid.empty() && want_uid != session->metadata.uid) {
