@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "controller/base/sha256.h"
 #include "controller/drivers/docker/tar_archive.h"
 #include "test/fakes/fake_container_runtime.h"
 #include "test/fakes/memory_snapshot_store.h"
@@ -395,6 +396,54 @@ TEST_F(SessionBundleTest, RefusesEntriesForUndeclaredComponentsOrPaths) {
     m.push_back(File("state/extra/0.tar", m[1].content));
     ExpectRefused(StoreMembers(m));
   }
+}
+
+// A resume into some containers only (fewer workers than at the capture, or
+// the ones it created): the other entries are validated, not extracted.
+TEST_F(SessionBundleTest, SkipUndeclaredRestoresOnlyTheGivenTargets) {
+  Json entries;
+  auto blob = CaptureSession(&rt_, Targets("a"), Session(), &store_, {}, &entries);
+  ASSERT_TRUE(blob.ok()) << blob.status().ToString();
+  ASSERT_EQ(entries.size(), 4u) << "one per (component, path)";
+  EXPECT_EQ(entries[0]["component"], "frontend");
+  EXPECT_EQ(entries[0]["path"], "/data");
+  EXPECT_EQ(entries[0]["sha256"].get<std::string>().size(), 64u);
+
+  const std::vector<StateTarget> front_only = {{"frontend", "fe-b", {"/data", "/home/jovyan/work"}}};
+  EXPECT_EQ(RestoreSession(&rt_, &store_, blob->digest, front_only).status().code(), Code::kInvalid)
+      << "without skip_undeclared the master's and worker's entries are undeclared";
+  auto restored = RestoreSession(&rt_, &store_, blob->digest, front_only, {}, /*skip_undeclared=*/true);
+  ASSERT_TRUE(restored.ok()) << restored.status().ToString();
+  EXPECT_EQ(*ReadTar(*rt_.GetArchive("fe-b", "/data")), *ReadTar(*rt_.GetArchive("fe-a", "/data")));
+  auto master_b = ReadTar(*rt_.GetArchive("master-b", "/data"));
+  ASSERT_TRUE(master_b.ok());
+  EXPECT_EQ(master_b->size(), 1u) << "master-b's /data stays the empty directory it was";
+}
+
+// Skipped entries are still checked: a hostile member for a component the
+// resume does not restore still refuses the whole bundle.
+TEST_F(SessionBundleTest, SkipUndeclaredStillValidatesEveryEntry) {
+  auto m = Members();
+  Json manifest = ManifestOf(m);
+  Json extra = manifest["entries"][0];
+  extra["component"] = "worker-7";
+  extra["path"] = "/data";
+  extra["file"] = "state/worker-7/0.tar";
+  manifest["entries"].push_back(extra);
+  m[0].content = manifest.dump();
+  auto evil = WriteTar({File("etc/passwd", "owned")});
+  ASSERT_TRUE(evil.ok());
+  m.push_back(File("state/worker-7/0.tar", *evil));
+  // Its size and sha256 do not match the entry copied from the first one:
+  // fix them so only the path check can refuse it.
+  manifest["entries"].back()["size"] = evil->size();
+  manifest["entries"].back()["sha256"] = Sha256Hex(*evil);
+  m[0].content = manifest.dump();
+  const std::string digest = StoreMembers(m);
+  auto r = RestoreSession(&rt_, &store_, digest, Targets("b"), {}, /*skip_undeclared=*/true);
+  EXPECT_EQ(r.status().code(), Code::kInvalid);
+  EXPECT_NE(r.status().message().find("outside"), std::string::npos) << r.status().message();
+  EXPECT_EQ(ReadTar(*rt_.GetArchive("fe-b", "/etc/passwd"))->at(0).content, "root:x:0:0\n");
 }
 
 TEST_F(SessionBundleTest, RefusesUnsafeMemberNames) {
