@@ -42,13 +42,15 @@ struct StateTarget {
 // Bounds on what a bundle may hold; capture refuses to write a bundle that
 // restore with the same limits would refuse.
 struct BundleLimits {
-  int64_t max_bundle_bytes = int64_t{1} << 30;    // the gzip file
-  int64_t max_unpacked_bytes = int64_t{1} << 30;  // the tar inside it
+  int64_t max_bundle_bytes = int64_t{2} << 30;    // the gzip file; at most kMaxBundleLimit
+  int64_t max_unpacked_bytes = int64_t{2} << 30;  // the tar inside it
   int64_t max_manifest_bytes = int64_t{1} << 20;
   int max_entries = 1024;
 };
 
 inline constexpr char kSessionBundleFormat[] = "visi.dev/session-bundle/v1";
+// The largest size limit a bundle may be given (zlib counts input in 32 bits).
+inline constexpr int64_t kMaxBundleLimit = int64_t{3} << 30;
 
 // Reads every path of every target out of its container and stores the
 // bundle. The bundle is built in memory before it is streamed to the store.

@@ -21,7 +21,9 @@
 #include "controller/cmd/visid/controllers.h"
 #include "reconcilers/route/login.h"
 #include "reconcilers/route/route_reconciler.h"
+#include "controller/api/quantity.h"
 #include "reconcilers/session/cidr.h"
+#include "reconcilers/snapshot/session_bundle.h"
 #include "controller/server/conn_guard.h"
 #include "controller/server/http_server.h"
 #include "controller/store/apply.h"
@@ -209,7 +211,11 @@ int main(int argc, char** argv) {
   app.add_option("--event-ttl", event_ttl, "Events whose last occurrence is older than this are deleted (0s: never)")
       ->capture_default_str();
   std::string router_dir, login_ttl = "5m";
-  std::string snapshot_dir, snapshot_gc_period = "10m";
+  std::string snapshot_dir, snapshot_gc_period = "10m", snapshot_max_size = "2Gi";
+  app.add_option("--snapshot-max-size", snapshot_max_size,
+                 "Largest session state a snapshot may hold, unpacked and compressed (a quantity up to 3Gi); "
+                 "visid holds a snapshot in memory while it captures or restores it")
+      ->capture_default_str();
   app.add_option("--snapshot-dir", snapshot_dir,
                  "Where session snapshots are stored, content-addressed (default DATA_DIR/snapshots; "
                  "/var/lib/visi/snapshots-INSTANCE with --kubeconfig); back it up with the store");
@@ -296,6 +302,15 @@ int main(int argc, char** argv) {
   copts.routes = enabled("visiroute");
   copts.snapshots = enabled("visisnapshot");
   run_controllers = copts.garbage_collector || copts.sessions || copts.routes || copts.snapshots;
+  if (auto q = visi::ParseMemoryBytes(snapshot_max_size, "--snapshot-max-size");
+      q.ok() && *q >= (int64_t{1} << 20) && *q <= visi::kMaxBundleLimit) {
+    copts.session.bundle_limits.max_bundle_bytes = *q;
+    copts.session.bundle_limits.max_unpacked_bytes = *q;
+  } else {
+    std::fprintf(stderr, "visid: --snapshot-max-size must be a quantity from 1Mi to 3Gi such as 2Gi, got \"%s\"\n",
+                 snapshot_max_size.c_str());
+    return 2;
+  }
   if (auto d = visi::ParseDuration(snapshot_gc_period); d && *d >= std::chrono::seconds(1)) {
     copts.snapshot_gc_period = std::chrono::duration_cast<std::chrono::milliseconds>(*d);
   } else {
