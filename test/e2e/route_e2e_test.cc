@@ -306,7 +306,7 @@ TEST_F(RouteE2eTest, WakeUpPageStartsASuspendedSession) {
                          std::chrono::seconds(10)));
 }
 
-TEST_F(RouteE2eTest, ActivityAndIdleFollowTheRoutersCounters) {
+TEST_F(RouteE2eTest, ActivityAndIdleFollowTheRoutersCountersAndIdleSuspends) {
   CreateSession("alice", "nb", {{"idleTimeoutSeconds", 2}});
   ASSERT_TRUE(Eventually([&] { return Routed("alice", "nb"); }, kReadyWithin));
   LoginResult a = FollowLogin(LoginUrl(*admin_, "alice", "nb"));
@@ -316,17 +316,24 @@ TEST_F(RouteE2eTest, ActivityAndIdleFollowTheRoutersCounters) {
                          std::chrono::seconds(30)))
       << Get("alice", "nb").dump(2);
   EXPECT_EQ(Condition("alice", "nb", "Idle"), "NoClients");
-  const std::string before = Get("alice", "nb")["status"].value("lastActivityTime", "");
-  EXPECT_FALSE(before.empty());
-  // Requests keep it awake; the counters show them.
+  EXPECT_FALSE(Get("alice", "nb")["status"].value("lastActivityTime", "").empty());
+  // Idle past the timeout: visid suspends it (a snapshot, then a stop).
+  ASSERT_TRUE(Eventually([&] { return Get("alice", "nb")["spec"].value("suspend", false); }, std::chrono::seconds(30)))
+      << Get("alice", "nb").dump(2);
+  ASSERT_TRUE(Eventually([&] { return Get("alice", "nb")["status"].value("phase", "") == "Suspended"; },
+                         kReadyWithin))
+      << Get("alice", "nb").dump(2);
+  // Requests wake it up and, once it runs, keep it awake; the counters show them.
+  ASSERT_TRUE(Eventually([&] { return Through("/s/alice/nb/healthz", a.cookie).body == "ok\n"; }, kReadyWithin))
+      << Get("alice", "nb").dump(2);
   bool awake = Eventually(
       [&] {
         (void)Through("/s/alice/nb/healthz", a.cookie);
-        return Condition("alice", "nb", "Idle", "status") == "False";
+        return Condition("alice", "nb", "Idle") == "Active";
       },
       std::chrono::seconds(30));
   EXPECT_TRUE(awake) << Get("alice", "nb").dump(2);
-  EXPECT_EQ(Condition("alice", "nb", "Idle"), "Active");
+  EXPECT_EQ(Condition("alice", "nb", "Idle", "status"), "False");
   EXPECT_TRUE(Eventually([&] { return Get("alice", "nb")["status"].value("connectedClients", -1) == 0; },
                          std::chrono::seconds(30)));
 }

@@ -4,6 +4,7 @@
 // this run's visi.dev/instance label; the fixture removes them all.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <random>
 
 #include "controller/drivers/docker/docker_client.h"
@@ -230,9 +231,10 @@ TEST_F(SessionDockerTest, DaemonStoppedAndStartedAgain) {
   ASSERT_TRUE(Eventually([&] { return Ready("nb"); }, kReadyWithin)) << "recovers by itself";
 }
 
-// spec.suspend: the containers go, the network and subnet stay; false again
-// starts the session on the same network and subnet.
-TEST_F(SessionDockerTest, SuspendRemovesTheContainersAndResumeKeepsTheSubnet) {
+// spec.suspend: the containers are stopped, /data is captured into a
+// Snapshot, then the containers and the network go and the subnet is
+// released; false again creates them anew, restores /data, then starts them.
+TEST_F(SessionDockerTest, SuspendSnapshotsAndReleasesAndResumeRestores) {
   const std::string uid = Create(SessionJson("nb", 1));
   ASSERT_TRUE(Eventually([&] { return Ready("nb"); }, kReadyWithin)) << Get("nb").dump(2);
   const Json before = Get("nb")["status"];
@@ -243,6 +245,14 @@ TEST_F(SessionDockerTest, SuspendRemovesTheContainersAndResumeKeepsTheSubnet) {
   ASSERT_TRUE(nets.ok());
   ASSERT_EQ(nets->size(), 1u);
   const std::string network_id = (*nets)[0].id;
+  // The notebook's state: a file in the front end's /data.
+  auto frontends = Containers({{"visi.dev/session-uid", uid}, {"visi.dev/component", "frontend"}});
+  ASSERT_EQ(frontends.size(), 1u);
+  TarEntry note;
+  note.name = "data/notes.txt";
+  note.content = "kept across a suspend\n";
+  note.mode = 0644;
+  ASSERT_TRUE(docker_->PutArchive(frontends[0].id, "/", *WriteTar({note})).ok());
   auto patch = [&](bool suspend) {
     auto p = admin_->Request("PATCH", kSessions + "/nb", Json{{"spec", {{"suspend", suspend}}}}.dump(),
                              "application/merge-patch+json");
@@ -255,9 +265,7 @@ TEST_F(SessionDockerTest, SuspendRemovesTheContainersAndResumeKeepsTheSubnet) {
   EXPECT_TRUE(Containers(of_session).empty()) << "every container of the session is gone";
   nets = docker_->ListNetworks(of_session);
   ASSERT_TRUE(nets.ok());
-  ASSERT_EQ(nets->size(), 1u) << "the network is kept";
-  EXPECT_EQ((*nets)[0].id, network_id);
-  EXPECT_EQ((*nets)[0].subnet, subnet);
+  EXPECT_TRUE(nets->empty()) << "the network is gone";
   Json st = Get("nb")["status"];
   EXPECT_EQ(Condition("nb", "Suspended", "status"), "True");
   EXPECT_EQ(Condition("nb", "Suspended"), "SuspendRequested");
@@ -267,28 +275,47 @@ TEST_F(SessionDockerTest, SuspendRemovesTheContainersAndResumeKeepsTheSubnet) {
   EXPECT_EQ(st["components"], Json::array());
   EXPECT_FALSE(st.contains("frontEndAddress"));
   EXPECT_FALSE(st.contains("sparkMasterAddress"));
-  EXPECT_EQ(st["subnet"], subnet);
+  EXPECT_FALSE(st.contains("subnet")) << "released";
   std::string claim = subnet;
   std::replace(claim.begin(), claim.end(), '.', '-');
   std::replace(claim.begin(), claim.end(), '/', '-');
-  EXPECT_EQ(admin_->Request("GET", "/apis/visi.dev/v1alpha1/subnetclaims/" + claim).code, 200) << "the claim is kept";
+  EXPECT_EQ(admin_->Request("GET", "/apis/visi.dev/v1alpha1/subnetclaims/" + claim).code, 404) << "the claim is gone";
+  ASSERT_TRUE(st.contains("lastSnapshot")) << st.dump(2);
+  const std::string snap_name = st["lastSnapshot"]["name"];
+  auto snap = admin_->Request("GET", "/apis/visi.dev/v1alpha1/namespaces/alice/snapshots/" + snap_name);
+  ASSERT_EQ(snap.code, 200) << snap.body;
+  const Json snapshot = Json::parse(snap.body);
+  EXPECT_EQ(snapshot["status"]["phase"], "Ready");
+  EXPECT_EQ(snapshot["status"]["sha256"], st["lastSnapshot"]["sha256"]);
+  EXPECT_EQ(snapshot["metadata"]["labels"]["visi.dev/session-uid"], uid);
+  EXPECT_TRUE(std::filesystem::exists(snapshot["status"]["location"].get<std::string>()));
 
   patch(false);
   ASSERT_TRUE(Eventually([&] { return Ready("nb"); }, kReadyWithin)) << Get("nb").dump(2);
   Json after = Get("nb")["status"];
   EXPECT_EQ(after["phase"], "Running");
-  EXPECT_EQ(after["subnet"], subnet) << "the same subnet";
+  EXPECT_FALSE(after.contains("restoring"));
   EXPECT_EQ(Condition("nb", "Suspended"), "Resumed");
   EXPECT_EQ(Condition("nb", "Suspended", "status"), "False");
+  EXPECT_EQ(Condition("nb", "Restored"), "Restored");
   EXPECT_GE(after["startedTime"].get<std::string>(), st["suspendedTime"].get<std::string>()) << "started at the resume";
   EXPECT_EQ(RunningOf(uid), 3u);
   nets = docker_->ListNetworks(of_session);
   ASSERT_TRUE(nets.ok());
   ASSERT_EQ(nets->size(), 1u);
-  EXPECT_EQ((*nets)[0].id, network_id) << "the same network";
+  EXPECT_NE((*nets)[0].id, network_id) << "a new network";
+  const std::string now_subnet = after["subnet"];
   const std::string fe = after["frontEndAddress"];
-  EXPECT_EQ(fe.rfind(subnet.substr(0, subnet.rfind('.') + 1), 0), 0u) << fe << " is on " << subnet;
+  EXPECT_EQ(fe.rfind(now_subnet.substr(0, now_subnet.rfind('.') + 1), 0), 0u) << fe << " is on " << now_subnet;
   EXPECT_EQ(HttpGet(fe, "/healthz"), "ok\n");
+  frontends = Containers({{"visi.dev/session-uid", uid}, {"visi.dev/component", "frontend"}});
+  ASSERT_EQ(frontends.size(), 1u);
+  auto tar = docker_->GetArchive(frontends[0].id, "/data/notes.txt");
+  ASSERT_TRUE(tar.ok()) << tar.status().ToString();
+  auto files = ReadTar(*tar);
+  ASSERT_TRUE(files.ok());
+  ASSERT_EQ(files->size(), 1u);
+  EXPECT_EQ(files->at(0).content, "kept across a suspend\n");
 }
 
 TEST_F(SessionDockerTest, BadSpecsEndInClearConditions) {
