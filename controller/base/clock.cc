@@ -35,6 +35,17 @@ std::string FormatRfc3339(TimePoint t) {
   return buf;
 }
 
+std::string FormatRfc3339Micro(TimePoint t) {
+  const std::string secs = FormatRfc3339(t);
+  const auto since = t.time_since_epoch();
+  const long long micros =
+      std::chrono::duration_cast<std::chrono::microseconds>(since - std::chrono::floor<std::chrono::seconds>(since))
+          .count();
+  char frac[16];
+  std::snprintf(frac, sizeof frac, ".%06lldZ", micros);
+  return secs.substr(0, secs.size() - 1) + frac;
+}
+
 namespace {
 
 bool Digits(std::string_view s, size_t pos, size_t n, int* out) {

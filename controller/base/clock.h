@@ -53,6 +53,8 @@ class FakeClock final : public Clock {
 // RFC 3339 in UTC with second precision ("2026-11-23T22:10:00Z"), as
 // Kubernetes writes metav1.Time.
 std::string FormatRfc3339(TimePoint t);
+// With microseconds, as Kubernetes' MicroTime: 2026-01-02T15:04:05.123456Z.
+std::string FormatRfc3339Micro(TimePoint t);
 // Parses "YYYY-MM-DDTHH:MM:SS[.frac](Z|+hh:mm|-hh:mm)". nullopt when malformed.
 std::optional<TimePoint> ParseRfc3339(std::string_view s);
 

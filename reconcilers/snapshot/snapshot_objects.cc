@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "controller/base/clock.h"
 #include "controller/base/sha256.h"
 #include "controller/runtime/ownership.h"
 
@@ -23,9 +24,12 @@ std::vector<ObjectPtr> RestorableSnapshots(const Informer& snapshots, const std:
     if (s->metadata.deletion_timestamp || SnapshotPhase(*s) != "Ready" || SnapshotDigest(*s).empty()) continue;
     out.push_back(s);
   }
-  // RFC 3339 UTC times of one format sort as text; the name breaks ties.
-  std::sort(out.begin(), out.end(), [](const ObjectPtr& a, const ObjectPtr& b) {
-    const std::string ta = a->status.value("capturedTime", ""), tb = b->status.value("capturedTime", "");
+  // Newest capture first (microseconds); the name breaks ties.
+  auto captured = [](const ObjectPtr& s) {
+    return ParseRfc3339(s->status.value("capturedTime", "")).value_or(TimePoint());
+  };
+  std::sort(out.begin(), out.end(), [&](const ObjectPtr& a, const ObjectPtr& b) {
+    const TimePoint ta = captured(a), tb = captured(b);
     return ta != tb ? ta > tb : a->metadata.name > b->metadata.name;
   });
   return out;

@@ -183,7 +183,7 @@ ReconcileResult SnapshotReconciler::Capture(const ObjectPtr& snap) {
     st["sha256"] = blob->digest.substr(7);
     st["sizeBytes"] = blob->size_bytes;
     st["location"] = store_->Location(blob->digest);
-    st["capturedTime"] = FormatRfc3339(done);
+    st["capturedTime"] = FormatRfc3339Micro(done);
     st["contents"] = std::move(contents);
     st["message"] = "stored and verified";
     SetCondition(&st, {"Ready", "True", "Verified", "stored and read back against its digest", snap->metadata.generation},
