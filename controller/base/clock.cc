@@ -41,7 +41,7 @@ std::string FormatRfc3339Micro(TimePoint t) {
   const long long micros =
       std::chrono::duration_cast<std::chrono::microseconds>(since - std::chrono::floor<std::chrono::seconds>(since))
           .count();
-  char frac[16];
+  char frac[32];
   std::snprintf(frac, sizeof frac, ".%06lldZ", micros);
   return secs.substr(0, secs.size() - 1) + frac;
 }

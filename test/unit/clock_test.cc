@@ -14,6 +14,9 @@ TEST(ClockTest, Rfc3339RoundTrip) {
   auto offset = ParseRfc3339("2026-11-23T23:10:05.250+01:00");
   ASSERT_TRUE(offset);
   EXPECT_EQ(FormatRfc3339(*offset), "2026-11-23T22:10:05Z");
+  EXPECT_EQ(FormatRfc3339Micro(*offset), "2026-11-23T22:10:05.250000Z");
+  EXPECT_EQ(FormatRfc3339Micro(*t), "2026-11-23T22:10:05.000000Z");
+  EXPECT_EQ(ParseRfc3339(FormatRfc3339Micro(*offset)), offset) << "round trip";
   for (const char* bad : {"", "2026-11-23", "2026-13-01T00:00:00Z", "2026-11-23T22:10:05",
                           "2026-11-23T22:10:05ZZ", "2026-11-23 22:10:05Z", "yesterday"}) {
     EXPECT_FALSE(ParseRfc3339(bad)) << bad;
