@@ -58,20 +58,22 @@ SnapshotReconciler::SnapshotReconciler(Manager* manager, RuntimeForMachine runti
   });
 }
 
-Status SnapshotReconciler::WriteStatus(const ObjectPtr& snap, Json status) {
-  if (status == snap->status) return OkStatus();
-  Object o = *snap;
+Status SnapshotReconciler::WriteStatus(ObjectPtr* snap, Json status) {
+  if (status == (*snap)->status) return OkStatus();
+  Object o = **snap;
   o.status = std::move(status);
-  return manager_->store()->UpdateStatus(std::move(o)).status();
+  VISI_ASSIGN_OR_RETURN(*snap, manager_->store()->UpdateStatus(std::move(o)));
+  return OkStatus();
 }
 
 ReconcileResult SnapshotReconciler::Fail(const ObjectPtr& snap, const std::string& reason, const std::string& message) {
+  ObjectPtr current = snap;
   Json st = snap->status.is_object() ? snap->status : Json::object();
   st["phase"] = "Failed";
   st["message"] = CleanUtf8(message, 4096);
   SetCondition(&st, {"Ready", "False", reason, CleanUtf8(message, 4096), snap->metadata.generation},
                manager_->clock()->Now());
-  if (Status w = WriteStatus(snap, st); !w.ok()) return ReconcileResult::Error(w);
+  if (Status w = WriteStatus(&current, st); !w.ok()) return ReconcileResult::Error(w);
   (void)manager_->events()->Record(*snap, EventSeverity::kWarning, reason, message);
   return ReconcileResult::Done();
 }
@@ -100,6 +102,7 @@ ReconcileResult SnapshotReconciler::Reconcile(const std::string& key) {
 }
 
 ReconcileResult SnapshotReconciler::Capture(const ObjectPtr& snap) {
+  ObjectPtr current = snap;  // as last written
   const TimePoint now = manager_->clock()->Now();
   const std::string ns = snap->metadata.namespace_;
   const std::string session_name = snap->spec.is_object() ? snap->spec.value("session", "") : "";
@@ -141,7 +144,7 @@ ReconcileResult SnapshotReconciler::Capture(const ObjectPtr& snap) {
                  now);
     st["phase"] = "Capturing";
     st["message"] = CleanUtf8("capture failed, retrying: " + why.message(), 4096);
-    if (Status w = WriteStatus(snap, st); !w.ok()) return ReconcileResult::Error(w);
+    if (Status w = WriteStatus(&current, st); !w.ok()) return ReconcileResult::Error(w);
     return ReconcileResult::RequeueAfter(opts_.retry);
   };
   if (!containers.ok()) return retry(containers.status());
@@ -154,7 +157,7 @@ ReconcileResult SnapshotReconciler::Capture(const ObjectPtr& snap) {
   if (SnapshotPhase(*snap) != "Capturing") {
     st["phase"] = "Capturing";
     st["message"] = "capturing " + std::to_string(targets.size()) + " containers";
-    if (Status w = WriteStatus(snap, st); !w.ok()) return ReconcileResult::Error(w);
+    if (Status w = WriteStatus(&current, st); !w.ok()) return ReconcileResult::Error(w);
   }
 
   Json entries;
@@ -188,7 +191,7 @@ ReconcileResult SnapshotReconciler::Capture(const ObjectPtr& snap) {
     st["message"] = "stored and verified";
     SetCondition(&st, {"Ready", "True", "Verified", "stored and read back against its digest", snap->metadata.generation},
                  done);
-    recorded = WriteStatus(snap, st);
+    recorded = WriteStatus(&current, st);
   }
   {
     std::lock_guard lock(mu_);

@@ -53,8 +53,9 @@ class SnapshotReconciler {
   ReconcileResult Capture(const ObjectPtr& snap);
   ReconcileResult Finalize(const ObjectPtr& snap);
   Status ApplyRetention(const ObjectPtr& snap);
-  // Writes the snapshot's status (phase, message, a Ready condition).
-  Status WriteStatus(const ObjectPtr& snap, Json status);
+  // Writes the snapshot's status; `*snap` becomes the object as stored, so
+  // the next write carries its resourceVersion.
+  Status WriteStatus(ObjectPtr* snap, Json status);
   ReconcileResult Fail(const ObjectPtr& snap, const std::string& reason, const std::string& message);
 
   Manager* const manager_;

@@ -7,9 +7,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <map>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "controller/client/api_client.h"
@@ -50,6 +54,10 @@ class VisidProcess {
     return t.ok() ? *t : "";
   }
 
+  // Sets `key=value` in visid's environment from the next Start on (an empty
+  // value removes the variable), e.g. VISI_FAILPOINTS for crash tests.
+  void SetEnv(const std::string& key, const std::string& value) { env_[key] = value; }
+
   // Starts visid and waits until it says where it listens.
   bool Start(const std::vector<std::string>& extra = {}) {
     int fds[2];
@@ -74,7 +82,18 @@ class VisidProcess {
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
-    int rc = posix_spawn(&pid_, VISI_VISID_BINARY, &fa, nullptr, argv.data(), environ);
+    std::vector<std::string> env;
+    for (char** e = environ; *e != nullptr; ++e) {
+      const std::string kv = *e;
+      if (env_.count(kv.substr(0, kv.find('='))) == 0) env.push_back(kv);
+    }
+    for (const auto& [key, value] : env_) {
+      if (!value.empty()) env.push_back(key + "=" + value);
+    }
+    std::vector<char*> envp;
+    for (auto& kv : env) envp.push_back(kv.data());
+    envp.push_back(nullptr);
+    int rc = posix_spawn(&pid_, VISI_VISID_BINARY, &fa, nullptr, argv.data(), envp.data());
     posix_spawn_file_actions_destroy(&fa);
     ::close(fds[1]);
     if (rc != 0) return false;
@@ -110,6 +129,22 @@ class VisidProcess {
     pid_ = -1;
   }
 
+  // Waits up to `limit` for visid to end on its own (a failpoint kills it);
+  // its wait status, or nullopt while it still runs.
+  std::optional<int> WaitForExit(std::chrono::milliseconds limit) {
+    const auto end = std::chrono::steady_clock::now() + limit;
+    while (pid_ > 0) {
+      int status;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return status;
+      }
+      if (std::chrono::steady_clock::now() >= end) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return std::nullopt;
+  }
+
   ClientConfig AdminConfig() const { return *LoadClientConfig(dir_ + "/visictl.conf"); }
   ClientConfig ConfigWithToken(const std::string& token) const {
     ClientConfig c = AdminConfig();
@@ -123,6 +158,7 @@ class VisidProcess {
 
  private:
   std::string dir_, log_, url_;
+  std::map<std::string, std::string> env_;
   pid_t pid_ = -1;
 };
 
