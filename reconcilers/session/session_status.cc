@@ -194,7 +194,7 @@ Json BuildSessionStatus(const Object& session, const SessionObservation& obs, Ti
       ready_reason = "StartDeadlineExceeded";
       ready_message = "not ready " + std::to_string(start_timeout_seconds) + "s after start; " + ready_message;
       phase = "Failed";
-    } else if (blocked && obs.blocked_reason != "DockerUnavailable") {
+    } else if (blocked && obs.blocked_reason != "DockerUnavailable" && phase != "Resuming") {
       phase = "Pending";
     }
   }

@@ -186,6 +186,7 @@ ReconcileResult SessionReconciler::ExecuteWithRestore(Pass& p, const SessionSpec
     if (Status e = Execute(rt, p.s, rest); !e.ok()) return failed(e);
     Failpoint("resume-after-create");
   }
+  obs.network_ready = true;  // the plan made it, or it was there
 
   // Restore into the containers that were created and never started.
   auto listed = rt->ListContainers({{session_labels::kSessionUid, p.id.uid}, {session_labels::kInstance, p.id.instance}});

@@ -98,7 +98,19 @@ ReconcileResult SnapshotReconciler::Reconcile(const std::string& key) {
     return ReconcileResult::Done();
   }
   if (phase == "Failed") return ReconcileResult::Done();
-  return Capture(snap);
+  // The cache may lag behind a capture that just finished: capture only
+  // what the store itself says is still to be captured.
+  auto fresh = manager_->store()->Get("Snapshot", snap->metadata.namespace_, snap->metadata.name);
+  if (!fresh.ok()) {
+    if (fresh.status().code() == Code::kNotFound) return ReconcileResult::Done();
+    return ReconcileResult::Error(fresh.status());
+  }
+  if ((*fresh)->metadata.uid != snap->metadata.uid) return ReconcileResult::Done();
+  const std::string stored_phase = SnapshotPhase(**fresh);
+  if (stored_phase == "Ready" || stored_phase == "Failed" || (*fresh)->metadata.deletion_timestamp) {
+    return ReconcileResult::Done();  // its update is on its way to the cache and brings the key back
+  }
+  return Capture(*fresh);
 }
 
 ReconcileResult SnapshotReconciler::Capture(const ObjectPtr& snap) {

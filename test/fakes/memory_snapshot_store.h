@@ -13,8 +13,8 @@
 namespace visi::testing {
 
 // The in-memory twin of LocalSnapshotStore: the same contract, including the
-// digest check on Get and Verify, plus a way to corrupt a stored file. Header
-// only; link OpenSSL::Crypto. Thread-safe.
+// digest check on Get and Verify, plus test controls (corrupt a stored file,
+// make reads fail for a while). Header only. Thread-safe.
 class MemorySnapshotStore final : public SnapshotStore {
  public:
   StatusOr<SnapshotBlob> Put(const Source& source) override {
@@ -33,6 +33,7 @@ class MemorySnapshotStore final : public SnapshotStore {
   }
 
   Status Get(const std::string& digest, const Sink& sink) override {
+    VISI_RETURN_IF_ERROR(CheckReadable(digest));
     std::string bytes;
     VISI_RETURN_IF_ERROR(Find(digest, &bytes));
     // Chunks go out before the check, as the contract allows.
@@ -43,6 +44,7 @@ class MemorySnapshotStore final : public SnapshotStore {
   }
 
   Status Verify(const std::string& digest) override {
+    VISI_RETURN_IF_ERROR(CheckReadable(digest));
     std::string bytes;
     VISI_RETURN_IF_ERROR(Find(digest, &bytes));
     return Check(digest, bytes);
@@ -73,6 +75,18 @@ class MemorySnapshotStore final : public SnapshotStore {
     files_.at(digest) = std::move(bytes);
   }
 
+  // While set, Get and Verify fail kUnavailable (a disk that cannot be read
+  // for now); everything else works.
+  void SetUnreadable(bool unreadable) {
+    std::lock_guard lock(mu_);
+    unreadable_ = unreadable;
+  }
+
+  bool Contains(const std::string& digest) const {
+    std::lock_guard lock(mu_);
+    return files_.count(digest) > 0;
+  }
+
  private:
   static constexpr size_t kChunk = 1000;
 
@@ -81,6 +95,12 @@ class MemorySnapshotStore final : public SnapshotStore {
                     std::all_of(digest.begin() + 7, digest.end(),
                                 [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
     if (!ok) return InvalidError("snapshot digest \"" + digest + "\" must be sha256: and 64 lower-case hex digits");
+    return OkStatus();
+  }
+
+  Status CheckReadable(const std::string& digest) const {
+    std::lock_guard lock(mu_);
+    if (unreadable_) return UnavailableError("snapshot store unreadable (test): " + digest);
     return OkStatus();
   }
 
@@ -100,6 +120,7 @@ class MemorySnapshotStore final : public SnapshotStore {
 
   mutable std::mutex mu_;
   std::map<std::string, std::string> files_;  // GUARDED_BY(mu_), digest -> bytes
+  bool unreadable_ = false;                   // GUARDED_BY(mu_)
 };
 
 }  // namespace visi::testing
