@@ -191,5 +191,50 @@ TEST_F(SuspendE2eTest, MissingOnlySnapshotStartsEmpty) {
   ExpectRunningCleanly("lost", uid, 0);
 }
 
+// spec.snapshots.keepOnDelete: deleting a running session captures it first
+// and its Snapshot outlives it; a new session restores it with restoreFrom.
+// Without keepOnDelete, a session's Snapshots and files go with it.
+TEST_F(SuspendE2eTest, KeepOnDeleteAndRestoreFrom) {
+  const std::string uid = Create("keeper", 0, {{"snapshots", {{"keepOnDelete", true}}}});
+  ASSERT_TRUE(Poll([&] { return Routed("keeper"); })) << Diagnose("keeper");
+  ASSERT_TRUE(Login("keeper"));
+  ASSERT_TRUE(AddNote("keeper", "kept past deletion"));
+  ASSERT_EQ(admin_->Request("DELETE", kSessions + "/keeper").code, 200);
+  ASSERT_TRUE(Poll([&] { return Get("keeper").empty(); })) << Diagnose("keeper", uid);
+  EXPECT_TRUE(Containers(uid).empty());
+  EXPECT_TRUE(Networks(uid).empty());
+  std::vector<Json> kept;
+  ASSERT_TRUE(Poll([&] {
+    kept = Snapshots(uid);
+    return kept.size() == 1u && Field(kept[0], "status").value("phase", "") == "Ready";
+  }, std::chrono::seconds(10))) << "the Deletion snapshot outlives its session";
+  EXPECT_EQ(Field(kept[0], "spec").value("reason", ""), "Deletion");
+  EXPECT_TRUE(Field(kept[0], "metadata").value("ownerReferences", Json::array()).empty()) << kept[0].dump(2);
+  const std::string kept_name = Field(kept[0], "metadata").value("name", "");
+  const std::string location = Field(kept[0], "status").value("location", "");
+  EXPECT_TRUE(std::filesystem::exists(location));
+
+  // A new session restores it at its first start, and runs without keepOnDelete.
+  const std::string uid2 = Create("heir", 0, {{"snapshots", {{"restoreFrom", kept_name}}}});
+  ASSERT_TRUE(Poll([&] { return Routed("heir"); })) << Diagnose("heir");
+  ASSERT_TRUE(Login("heir"));
+  EXPECT_EQ(Notes("heir"), "kept past deletion\n");
+  EXPECT_EQ(Condition("heir", "Restored"), "Restored") << Diagnose("heir");
+  ASSERT_TRUE(SuspendAndWait("heir")) << Diagnose("heir");
+  const std::string heir_snapshot = Field(StatusOf("heir"), "lastSnapshot").value("name", "");
+  const std::string heir_file = Field(Snapshot(heir_snapshot), "status").value("location", "");
+  ASSERT_TRUE(std::filesystem::exists(heir_file));
+  ASSERT_EQ(admin_->Request("DELETE", kSessions + "/heir").code, 200);
+  ASSERT_TRUE(Poll([&] { return Get("heir").empty() && Snapshots(uid2).empty(); })) << Diagnose("heir", uid2);
+  EXPECT_TRUE(Poll([&] { return !std::filesystem::exists(heir_file); }, std::chrono::seconds(10)))
+      << "the file goes with its Snapshot";
+  EXPECT_TRUE(std::filesystem::exists(location)) << "the kept snapshot stays";
+
+  // A restoreFrom that names nothing holds the start with a clear reason.
+  Create("orphan", 0, {{"snapshots", {{"restoreFrom", "no-such-snapshot"}}}});
+  ASSERT_TRUE(Poll([&] { return Condition("orphan", "Ready") == "RestoreSourceNotReady"; })) << Diagnose("orphan");
+  EXPECT_NE(StatusOf("orphan").value("message", "").find("no-such-snapshot"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace visi::testing
