@@ -306,6 +306,8 @@ int main(int argc, char** argv) {
       q.ok() && *q >= (int64_t{1} << 20) && *q <= visi::kMaxBundleLimit) {
     copts.session.bundle_limits.max_bundle_bytes = *q;
     copts.session.bundle_limits.max_unpacked_bytes = *q;
+    // A path's archive comes from Docker in one answer: as large as a snapshot may be.
+    copts.docker.max_body_bytes = std::max(copts.docker.max_body_bytes, static_cast<size_t>(*q));
   } else {
     std::fprintf(stderr, "visid: --snapshot-max-size must be a quantity from 1Mi to 3Gi such as 2Gi, got \"%s\"\n",
                  snapshot_max_size.c_str());
