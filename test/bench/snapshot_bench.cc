@@ -52,6 +52,7 @@
 #include <vector>
 
 #include "controller/drivers/docker/docker_client.h"
+#include "test/bench/test_data.h"
 #include "controller/drivers/docker/tar_archive.h"
 #include "controller/drivers/snapshot/local_snapshot_store.h"
 #include "reconcilers/snapshot/session_bundle.h"
@@ -88,31 +89,6 @@ std::string Sha256Hex(const void *data, size_t size) {
     hex += buf;
   }
   return hex;
-}
-
-// Incompressible: splitmix64.
-std::string RandomBytes(size_t size, uint64_t &state) {
-  std::string s(size, '\0');
-  for (size_t i = 0; i < size; i += 8) {
-    uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    z ^= z >> 31;
-    std::memcpy(&s[i], &z, std::min<size_t>(8, size - i));
-  }
-  return s;
-}
-
-std::string RepetitiveText(size_t size, int file) {
-  std::string s;
-  s.reserve(size + 128);
-  for (int line = 0; s.size() < size; ++line) {
-    s +=
-        "file " + std::to_string(file) + " line " + std::to_string(line) +
-        ": the quick brown fox jumps over the lazy dog; all work and no play\n";
-  }
-  s.resize(size);
-  return s;
 }
 
 // What a restore must reproduce: each member's name, type, mode, owner and
