@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "controller/client/api_client.h"
+#include "test/bench/chunked.h"
 #include "test/fakes/raw_tls_client.h"
 
 namespace {
@@ -47,16 +48,7 @@ class RawWatcher {
         raw.erase(0, end + 4);
         headers_done = true;
       }
-      // Chunked decoding: SIZE\r\nDATA\r\n ...
-      while (true) {
-        size_t eol = raw.find("\r\n");
-        if (eol == std::string::npos) break;
-        size_t size = std::strtoul(raw.substr(0, eol).c_str(), nullptr, 16);
-        if (raw.size() < eol + 2 + size + 2) break;
-        body.append(raw, eol + 2, size);
-        raw.erase(0, eol + 2 + size + 2);
-        if (size == 0) return;  // end of stream
-      }
+      if (visi::bench::DecodeChunks(&raw, &body)) return;  // end of stream
       size_t nl;
       while ((nl = body.find('\n')) != std::string::npos) {
         size_t at = body.find(kStamp);

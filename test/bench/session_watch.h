@@ -17,6 +17,7 @@
 
 #include "controller/api/object.h"
 #include "controller/client/config.h"
+#include "test/bench/chunked.h"
 #include "test/fakes/raw_tls_client.h"
 
 namespace visi::bench {
@@ -115,16 +116,7 @@ class SessionWatch {
         raw.erase(0, end + 4);
         headers_done = true;
       }
-      // Chunked transfer: SIZE\r\nDATA\r\n ...
-      while (true) {
-        size_t eol = raw.find("\r\n");
-        if (eol == std::string::npos) break;
-        size_t size = std::strtoul(raw.substr(0, eol).c_str(), nullptr, 16);
-        if (raw.size() < eol + 2 + size + 2) break;
-        body.append(raw, eol + 2, size);
-        raw.erase(0, eol + 2 + size + 2);
-        if (size == 0) return true;
-      }
+      if (DecodeChunks(&raw, &body)) return true;
       size_t nl;
       while ((nl = body.find('\n')) != std::string::npos) {
         auto e = ParseJson(std::string_view(body).substr(0, nl));
