@@ -314,16 +314,22 @@ bool SessionReconciler::SuspendIfIdle(const ObjectPtr& session, const SessionSpe
   if (!idle || !ready || idle->value("status", "") != "True" || ready->value("status", "") != "True") return false;
   // An Idle from before the session last became Ready is stale.
   if (idle->value("lastTransitionTime", "") < ready->value("lastTransitionTime", "")) return false;
+  // The cache may lag behind our own write: only the pass whose write
+  // turned suspend on records the event.
+  bool turned_on = false;
   auto w = MutateWithRetry(manager_->store(), "VisiSession", session->metadata.namespace_, session->metadata.name,
                            [&](Object* o) {
+                             turned_on = false;
                              if (o->metadata.uid != session->metadata.uid || !o->spec.is_object() ||
                                  o->spec.value("suspend", false)) {
                                return false;
                              }
                              o->spec["suspend"] = true;
+                             turned_on = true;
                              return true;
                            });
   if (!w.ok()) return false;  // the next pass tries again
+  if (!turned_on) return true;  // already asked for: its change brings the session back
   (void)manager_->events()->Record(*session, EventSeverity::kNormal, "IdleSuspended",
                                    "no browser for spec.idleTimeoutSeconds (" +
                                        std::to_string(spec.idle_timeout_seconds) + "s): spec.suspend set to true");
