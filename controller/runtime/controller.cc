@@ -64,7 +64,12 @@ void Controller::Watches(Informer* other, std::function<std::vector<std::string>
   };
   ResourceHandlers h;
   h.on_add = enqueue;
-  h.on_update = [enqueue](const ObjectPtr&, const ObjectPtr& o) { enqueue(o); };
+  // Both versions: an object that stops naming a key (a session leaving
+  // its machine) brings that key back too.
+  h.on_update = [enqueue](const ObjectPtr& was, const ObjectPtr& o) {
+    enqueue(was);
+    enqueue(o);
+  };
   h.on_delete = enqueue;
   other->AddHandlers(std::move(h));
   std::lock_guard lock(mu_);

@@ -65,7 +65,8 @@ class Controller {
 
   // Objects of another kind whose controller owner is of the primary kind.
   void Owns(Informer* owned);
-  // Objects of another kind mapped to primary keys by `map`.
+  // Objects of another kind mapped to primary keys by `map` (on an update,
+  // the keys of both the old and the new version).
   void Watches(Informer* other, std::function<std::vector<std::string>(const ObjectPtr&)> map);
 
   // Starts the workers and enqueues every key in the primary cache (the

@@ -4,7 +4,8 @@
 
 namespace visi {
 
-IdlePoolDecision PlanIdlePool(const IdlePoolPolicy& policy, const std::vector<PoolMachine>& machines, TimePoint now) {
+IdlePoolDecision PlanIdlePool(const IdlePoolPolicy& policy, const std::vector<PoolMachine>& machines, TimePoint now,
+                              int pending) {
   IdlePoolDecision d;
   int counted = 0;  // toward max_machines
   std::vector<const PoolMachine*> idle;
@@ -25,19 +26,25 @@ IdlePoolDecision PlanIdlePool(const IdlePoolPolicy& policy, const std::vector<Po
   const std::string counts = std::to_string(d.idle) + " idle, " + std::to_string(d.in_use) + " in use, " +
                              std::to_string(d.provisioning) + " provisioning";
 
-  // Scale up: machines on their way count as idle to be.
-  const int missing = policy.min_idle - d.idle - d.provisioning;
+  // Scale up: machines on their way count as idle to be. Sessions waiting
+  // for room want machines of their own, on top of the idle ones.
+  const int per_machine = std::max(1, policy.sessions_per_machine);
+  const int for_pending = (pending + per_machine - 1) / per_machine;
+  const std::string wants = "minIdle " + std::to_string(policy.min_idle) +
+                            (pending > 0 ? " + " + std::to_string(for_pending) + " for " + std::to_string(pending) +
+                                               " waiting sessions"
+                                         : "");
+  const int missing = policy.min_idle + for_pending - d.idle - d.provisioning;
   if (missing > 0) {
     const int room = std::max(0, policy.max_machines - counted);
     d.provision = std::min(missing, room);
     if (d.provision > 0) {
       d.reason = "ScaledUp";
-      d.message = "provisioning " + std::to_string(d.provision) + " machines: " + counts + ", minIdle " +
-                  std::to_string(policy.min_idle);
+      d.message = "provisioning " + std::to_string(d.provision) + " machines: " + counts + ", " + wants;
       if (d.provision < missing) d.message += " (maxMachines " + std::to_string(policy.max_machines) + " reached)";
     } else {
       d.reason = "AtMaxMachines";
-      d.message = "minIdle " + std::to_string(policy.min_idle) + " wants " + std::to_string(missing) +
+      d.message = wants + " wants " + std::to_string(missing) +
                   " more machines but the pool has maxMachines " + std::to_string(policy.max_machines) + " (" +
                   counts + ")";
     }
@@ -47,7 +54,7 @@ IdlePoolDecision PlanIdlePool(const IdlePoolPolicy& policy, const std::vector<Po
   // Scale down: only a surplus over max_idle, only machines idle long
   // enough, longest idle first, and never below min_idle.
   const int max_idle = std::max(policy.max_idle, policy.min_idle);
-  if (d.idle > max_idle) {
+  if (d.idle > max_idle && pending == 0) {
     std::sort(idle.begin(), idle.end(), [](const PoolMachine* a, const PoolMachine* b) {
       const TimePoint ta = a->idle_since.value_or(TimePoint::max()), tb = b->idle_since.value_or(TimePoint::max());
       return ta != tb ? ta < tb : a->name < b->name;

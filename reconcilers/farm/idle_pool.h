@@ -16,6 +16,7 @@ struct IdlePoolPolicy {
   int max_idle = 2;
   int max_machines = 10;
   std::chrono::seconds scale_down_delay{300};
+  int sessions_per_machine = 1;  // spec.machineCapacity.sessions: how many waiting sessions one new machine takes
 };
 
 // One FarmMachine of the pool, as the idle pool sees it.
@@ -42,13 +43,15 @@ struct IdlePoolDecision {
 };
 
 // The idle-pool decision (docs/farm.md):
-//  - scale up: while idle + provisioning < min_idle, provision the
-//    difference, within max_machines (every machine but Terminating ones
-//    counts, so machines being provisioned prevent an overshoot);
+//  - scale up: while idle + provisioning < min_idle + the machines the
+//    `pending` sessions (waiting for room) need, provision the difference,
+//    within max_machines (every machine but Terminating ones counts, so
+//    machines being provisioned prevent an overshoot);
 //  - scale down: while more than max_idle machines are idle, those idle for
 //    at least scale_down_delay are drained, longest idle first, down to
 //    min_idle; a machine holding a session is never chosen.
 // Pure; time comes in as `now`.
-IdlePoolDecision PlanIdlePool(const IdlePoolPolicy& policy, const std::vector<PoolMachine>& machines, TimePoint now);
+IdlePoolDecision PlanIdlePool(const IdlePoolPolicy& policy, const std::vector<PoolMachine>& machines, TimePoint now,
+                              int pending = 0);
 
 }  // namespace visi

@@ -42,11 +42,15 @@ SessionReconciler::SessionReconciler(Manager* manager, RuntimeForMachine runtime
   claims_ = manager_->InformerFor("SubnetClaim");
   snapshots_ = manager_->InformerFor("Snapshot");
   subnets_ = std::make_unique<SubnetAllocator>(manager_->store(), claims_);
-  manager_->InformerFor("FarmPool");
+  pools_ = manager_->InformerFor("FarmPool");
+  machines_ = manager_->InformerFor("FarmMachine");
   controller_ = manager_->AddController({.name = "visisession", .workers = opts_.workers}, "VisiSession",
                                         [this](const std::string& key) { return Reconcile(key); });
   // A suspend waits for its Snapshot: each change of it brings the session back.
   controller_->Owns(snapshots_);
+  // A machine that changes (room freed, Ready, NotReady) brings back its
+  // sessions and those waiting for room in its pool.
+  controller_->Watches(machines_, [this](const ObjectPtr& m) { return SessionsToWake(m); });
   // A claim names its session: a claim whose session is gone brings the key
   // back, so the leftovers are cleaned up (also at start, as claims are listed).
   controller_->Watches(claims_, [](const ObjectPtr& claim) {
@@ -178,9 +182,20 @@ ReconcileResult SessionReconciler::Teardown(const ObjectPtr& s) {
     (void)WriteStatus(s, st);  // informational; the teardown goes on regardless
   }
   const std::string machine = StatusString(s->status, "machine");
+  {
+    std::lock_guard lock(place_mu_);
+    reservations_.erase(s->metadata.uid);
+  }
   ContainerRuntime* rt = runtime_(machine.empty() ? opts_.machine : machine);
   const Labels sel = Selector(s->metadata.uid, opts_.instance);
   ObservedSession seen;
+  if (!machine.empty() && machine != opts_.machine && !machines_->Get("", machine)) {
+    // Placed on a FarmMachine that no longer exists: its containers went with it.
+    if (Status r = subnets_->Release(s->metadata.uid); !r.ok()) return ReconcileResult::Error(r);
+    auto removed = RemoveFinalizer(manager_->store(), *s, kFinalizer);
+    if (!removed.ok() && removed.status().code() != Code::kNotFound) return ReconcileResult::Error(removed.status());
+    return ReconcileResult::Done();
+  }
   auto c = rt->ListContainers(sel);
   if (!c.ok()) return ReconcileResult::Error(c.status());
   auto n = rt->ListNetworks(sel);
@@ -280,6 +295,12 @@ ReconcileResult SessionReconciler::Blocked(Pass& p, const std::string& reason, c
 }
 
 ReconcileResult SessionReconciler::DockerDown(Pass& p, const Status& why) {
+  ObjectPtr m = machines_->Get("", p.obs.machine);
+  if (m && m->status.is_object() && m->status.value("phase", "") == "NotReady") {
+    return Blocked(p, "MachineNotReady",
+                   "machine " + p.obs.machine + " is NotReady (its Docker endpoint stopped answering): " + why.message(),
+                   opts_.docker_retry);
+  }
   return Blocked(p, "DockerUnavailable",
                  "the Docker daemon of machine " + p.obs.machine + " is unavailable: " + why.message(),
                  opts_.docker_retry);
@@ -292,7 +313,11 @@ ReconcileResult SessionReconciler::Reconcile(const std::string& key) {
     Status c = CleanUpEarlierIncarnations(key.substr(0, slash), key.substr(slash + 1), s ? s->metadata.uid : "");
     if (!c.ok()) return ReconcileResult::Error(c);
   }
-  if (!s) return ReconcileResult::Done();  // gone: its finalizer saw the teardown through
+  if (!s) {  // gone: its finalizer saw the teardown through
+    std::lock_guard lock(place_mu_);
+    for (auto& [pool, keys] : waiting_) keys.erase(key);
+    return ReconcileResult::Done();
+  }
   if (s->metadata.deletion_timestamp) return Teardown(s);
   if (!HasFinalizer(*s, kFinalizer)) {
     auto added = AddFinalizer(manager_->store(), *s, kFinalizer);
@@ -303,7 +328,7 @@ ReconcileResult SessionReconciler::Reconcile(const std::string& key) {
   p.s = s;
   p.now = manager_->clock()->Now();
   p.id = SessionIdentity{s->metadata.namespace_, s->metadata.name, s->metadata.uid, opts_.instance};
-  p.obs.machine = opts_.machine;
+  p.obs.machine = StatusString(s->status, "machine");
   const SessionIdentity& id = p.id;
   SessionObservation& obs = p.obs;
   const TimePoint now = p.now;
@@ -319,7 +344,11 @@ ReconcileResult SessionReconciler::Reconcile(const std::string& key) {
   obs.frontend_port = spec->frontend_port;
   obs.master_port = spec->master_port;
 
-  ContainerRuntime* rt = runtime_(obs.machine);
+  if (!spec->suspend) {
+    if (auto wait = Place(p, *spec)) return *wait;
+    s = p.s;
+  }
+  ContainerRuntime* rt = runtime_(obs.machine.empty() ? opts_.machine : obs.machine);
   if (Status ping = rt->Ping(); !ping.ok()) return DockerDown(p, ping);
 
   // Observe: everything of this session on the host, found by label.

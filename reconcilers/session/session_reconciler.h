@@ -6,11 +6,14 @@
 #include <mutex>
 #include <optional>
 #include <memory>
+#include <set>
 #include <string>
+#include <vector>
 
 #include "controller/drivers/docker/container_runtime.h"
 #include "controller/drivers/snapshot/snapshot_store.h"
 #include "controller/runtime/manager.h"
+#include "reconcilers/farm/placement.h"
 #include "reconcilers/session/prober.h"
 #include "reconcilers/snapshot/session_bundle.h"
 
@@ -24,7 +27,9 @@ struct SessionReconcilerOptions {
   std::string instance = "default";            // visid --instance; labels every Docker object
   std::string subnet_pool = "10.200.0.0/16";   // used until the session's FarmPool names one
   int subnet_prefix = 24;
-  std::string machine = "local";               // placement comes with FarmPool
+  // Where sessions run when their spec.pool names no FarmPool (the
+  // single-host mode): visid's own Docker host.
+  std::string machine = "local";
   int workers = 16;  // a burst of sessions starts side by side (docs/benchmarks.md)
   std::chrono::milliseconds resync{10000};     // a Ready session is re-observed this often
   std::chrono::milliseconds probe_interval{200};
@@ -63,6 +68,15 @@ class SessionReconciler {
   ReconcileResult Blocked(Pass& p, const std::string& reason, const std::string& message,
                           std::chrono::milliseconds after, const std::string& condition = "ContainersReady");
   ReconcileResult DockerDown(Pass& p, const Status& why);
+  // Sets p.obs.machine: the machine the session is on, or a new placement on
+  // a machine of its FarmPool (written to status before anything is
+  // created), or visid's own host when the pool does not exist. A result
+  // when the session must wait for room (session_placement.cc).
+  std::optional<ReconcileResult> Place(Pass& p, const struct SessionSpec& spec);
+  // The FarmMachines of a pool, from the cache.
+  std::vector<ObjectPtr> PoolMachines(const ObjectPtr& pool) const;
+  // A machine changed: the sessions on it, and those waiting for room in its pool.
+  std::vector<std::string> SessionsToWake(const ObjectPtr& machine);
   // Writes the pass's status (and the Suspended/Resumed events).
   Status WritePassStatus(Pass& p, ObjectPtr* written = nullptr);
   // spec.suspend: stop, snapshot, remove, release (session_suspend.cc).
@@ -107,12 +121,25 @@ class SessionReconciler {
   Informer* sessions_ = nullptr;
   Informer* claims_ = nullptr;
   Informer* snapshots_ = nullptr;
+  Informer* pools_ = nullptr;
+  Informer* machines_ = nullptr;
   std::unique_ptr<SubnetAllocator> subnets_;
   Controller* controller_ = nullptr;
   std::mutex restart_mu_;
   // container name -> (restarts so far, the last one). Memory only: losing
   // it on a visid restart only resets a rate limit.
   std::map<std::string, std::pair<int, TimePoint>> restarts_;
+  // Placement is one at a time, so two sessions never take the last room
+  // of a machine together. A placement is remembered until the sessions
+  // cache shows it (the next placement must count it).
+  struct Reservation {
+    std::string machine;
+    Resources need;
+    std::string session_namespace, session_name;
+  };
+  std::mutex place_mu_;
+  std::map<std::string, Reservation> reservations_;        // GUARDED_BY(place_mu_): by session uid
+  std::map<std::string, std::set<std::string>> waiting_;   // GUARDED_BY(place_mu_): pool -> session keys
 };
 
 }  // namespace visi

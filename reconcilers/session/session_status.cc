@@ -92,8 +92,12 @@ Json BuildSessionStatus(const Object& session, const SessionObservation& obs, Ti
 
   status["observedGeneration"] = gen;
   status["machine"] = obs.machine;
-  cond("Scheduled", !obs.machine.empty(), obs.machine.empty() ? "Unscheduled" : "Placed",
-       obs.machine.empty() ? "no machine" : "placed on machine " + obs.machine);
+  if (obs.machine.empty() && obs.blocked_condition == "Scheduled") {
+    cond("Scheduled", false, obs.blocked_reason, obs.blocked_message);
+  } else {
+    cond("Scheduled", !obs.machine.empty(), obs.machine.empty() ? "Unscheduled" : "Placed",
+         obs.machine.empty() ? "no machine" : "placed on machine " + obs.machine);
+  }
   if (!obs.subnet.empty()) status["subnet"] = obs.subnet;
   if (!obs.network.empty()) status["network"] = obs.network;
 

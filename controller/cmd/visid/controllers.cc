@@ -4,6 +4,8 @@
 #include "controller/runtime/event_expiry.h"
 #include "controller/drivers/snapshot/local_snapshot_store.h"
 #include "controller/runtime/garbage_collector.h"
+#include "reconcilers/farm/machine_runtimes.h"
+#include "reconcilers/farm/pool_reconciler.h"
 #include "reconcilers/snapshot/snapshot_reconciler.h"
 
 namespace visi {
@@ -17,7 +19,7 @@ StatusOr<std::unique_ptr<VisidControllers>> VisidControllers::Create(Store* stor
       c->event_expiry_ = std::make_unique<EventExpiry>(c->manager_.get(), opts.event_ttl);
     }
   }
-  if (opts.sessions || opts.snapshots) {
+  if (opts.sessions || opts.snapshots || opts.farm) {
     VISI_ASSIGN_OR_RETURN(c->docker_, NewDockerClient(opts.docker));
     if (opts.snapshot_dir.empty()) return InvalidError("--snapshot-dir: no snapshot directory given");
     auto store = LocalSnapshotStore::Open(opts.snapshot_dir);
@@ -26,10 +28,14 @@ StatusOr<std::unique_ptr<VisidControllers>> VisidControllers::Create(Store* stor
     }
     c->snapshot_store_ = std::move(*store);
   }
-  // One machine for now: every session runs on the local Docker host
-  // (placement on FarmPool machines plugs in here).
-  ContainerRuntime* docker = c->docker_.get();
-  auto runtime = [docker](const std::string&) { return docker; };
+  // Each machine's Docker host: "local" is this one, a FarmMachine its endpoint.
+  c->runtimes_ = std::make_unique<MachineRuntimes>(c->manager_->InformerFor("FarmMachine"), c->docker_.get(),
+                                                   opts.docker);
+  RuntimeForMachine runtime = c->runtimes_->AsFunction();
+  if (opts.farm) {
+    c->pools_ = std::make_unique<PoolReconciler>(c->manager_.get(), PoolReconcilerOptions{opts.docker.endpoint});
+    c->machines_ = std::make_unique<MachineReconciler>(c->manager_.get(), runtime, opts.machines);
+  }
   if (opts.sessions) {
     c->prober_ = std::make_unique<SocketProber>();
     opts.session.snapshots = c->snapshot_store_.get();

@@ -7,11 +7,14 @@
 #include "controller/drivers/docker/docker_client.h"
 #include "controller/runtime/manager.h"
 #include "controller/store/store.h"
+#include "reconcilers/farm/machine_reconciler.h"
 #include "reconcilers/session/session_reconciler.h"
 
 namespace visi {
 
 class EventExpiry;
+class MachineRuntimes;
+class PoolReconciler;
 class GarbageCollector;
 class SnapshotReconciler;
 class SnapshotStore;
@@ -26,6 +29,8 @@ struct VisidControllerOptions {
   bool routes = true;        // the route controller, HAProxy and the wake-up endpoint
   VisidRouterOptions router;
   bool snapshots = true;     // the Snapshot controller: capture, retention, file sweep
+  bool farm = true;          // the FarmPool and FarmMachine controllers (docs/farm.md)
+  MachineReconcilerOptions machines;
   std::string snapshot_dir;  // the local snapshot store's root (docs/snapshots.md)
   std::chrono::milliseconds snapshot_gc_period{std::chrono::minutes(10)};
 };
@@ -52,6 +57,9 @@ class VisidControllers {
   std::unique_ptr<GarbageCollector> gc_;
   std::unique_ptr<EventExpiry> event_expiry_;
   std::unique_ptr<ContainerRuntime> docker_;
+  std::unique_ptr<MachineRuntimes> runtimes_;
+  std::unique_ptr<PoolReconciler> pools_;
+  std::unique_ptr<MachineReconciler> machines_;
   std::unique_ptr<Prober> prober_;
   std::unique_ptr<SnapshotStore> snapshot_store_;
   std::unique_ptr<SessionReconciler> sessions_;

@@ -147,7 +147,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> controller_names = {"*"};
   app.add_option("--controllers", controller_names,
                  "Controllers to run, as kube-controller-manager takes them: '*' for all, a name to add one, "
-                 "-NAME to leave one out (names: garbage-collector, visisession, visisnapshot, visiroute)")
+                 "-NAME to leave one out (names: garbage-collector, visisession, visisnapshot, visiroute, visifarm)")
       ->delimiter(',')
       ->capture_default_str();
   bool no_controllers = false;
@@ -223,6 +223,11 @@ int main(int argc, char** argv) {
                  "How long a snapshot file no Snapshot names is kept before it is deleted (and how often the "
                  "snapshot directory is swept)")
       ->capture_default_str();
+  std::string machine_heartbeat = "10s";
+  app.add_option("--machine-heartbeat", machine_heartbeat,
+                 "How often each FarmMachine's Docker endpoint is asked whether it answers (a Ready machine that "
+                 "does not is NotReady)")
+      ->capture_default_str();
   bool print_haproxy_config = false;
   app.add_option("--router-listen", copts.router.listen,
                  "Where the router (HAProxy) takes browsers' requests, IPv4:PORT; port 0 picks one")
@@ -281,10 +286,10 @@ int main(int argc, char** argv) {
   for (const auto& n : controller_names) {
     const std::string name = n.rfind('-', 0) == 0 ? n.substr(1) : n;
     if (name != "*" && name != "garbage-collector" && name != "visisession" && name != "visisnapshot" &&
-        name != "visiroute") {
+        name != "visiroute" && name != "visifarm") {
       std::fprintf(stderr,
                    "visid: --controllers: unknown controller \"%s\" (known: garbage-collector, visisession, "
-                   "visisnapshot, visiroute)\n",
+                   "visisnapshot, visiroute, visifarm)\n",
                    name.c_str());
       return 2;
     }
@@ -301,7 +306,16 @@ int main(int argc, char** argv) {
   copts.sessions = enabled("visisession");
   copts.routes = enabled("visiroute");
   copts.snapshots = enabled("visisnapshot");
-  run_controllers = copts.garbage_collector || copts.sessions || copts.routes || copts.snapshots;
+  copts.farm = enabled("visifarm");
+  run_controllers = copts.garbage_collector || copts.sessions || copts.routes || copts.snapshots || copts.farm;
+  if (auto d = visi::ParseDuration(machine_heartbeat); d && *d >= std::chrono::milliseconds(100) &&
+                                                       *d <= std::chrono::hours(1)) {
+    copts.machines.heartbeat = std::chrono::duration_cast<std::chrono::milliseconds>(*d);
+  } else {
+    std::fprintf(stderr, "visid: --machine-heartbeat must be a duration from 100ms to 1h such as 10s, got \"%s\"\n",
+                 machine_heartbeat.c_str());
+    return 2;
+  }
   if (auto q = visi::ParseMemoryBytes(snapshot_max_size, "--snapshot-max-size");
       q.ok() && *q >= (int64_t{1} << 20) && *q <= visi::kMaxBundleLimit) {
     copts.session.bundle_limits.max_bundle_bytes = *q;

@@ -1,0 +1,208 @@
+#include "reconcilers/farm/pool_reconciler.h"
+
+#include <set>
+
+#include "controller/runtime/conditions.h"
+#include "controller/runtime/event_recorder.h"
+#include "controller/runtime/ownership.h"
+#include "reconcilers/farm/farm_objects.h"
+
+namespace visi {
+namespace {
+
+std::string Str(const Json& j, const char* key) {
+  return j.is_object() && j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : "";
+}
+
+std::string Join(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+  return out;
+}
+
+}  // namespace
+
+PoolReconciler::PoolReconciler(Manager* manager, PoolReconcilerOptions opts)
+    : manager_(manager), opts_(std::move(opts)) {
+  pools_ = manager_->InformerFor("FarmPool");
+  machines_ = manager_->InformerFor("FarmMachine");
+  controller_ = manager_->AddController({.name = "farmpool", .workers = 2}, "FarmPool",
+                                        [this](const std::string& key) { return Reconcile(key); });
+  sessions_ = manager_->InformerFor("VisiSession");
+  // Sessions waiting for room ask the pool to grow.
+  controller_->Watches(sessions_, [](const ObjectPtr& s) {
+    const std::string pool = Str(s->spec, "pool");
+    return pool.empty() ? std::vector<std::string>{} : std::vector<std::string>{pool};
+  });
+  controller_->Watches(machines_, [](const ObjectPtr& m) {
+    const std::string pool = Str(m->spec, "pool");
+    return pool.empty() ? std::vector<std::string>{} : std::vector<std::string>{pool};
+  });
+}
+
+std::vector<ObjectPtr> PoolReconciler::MachinesOf(const ObjectPtr& pool) const {
+  std::vector<ObjectPtr> out;
+  for (const ObjectPtr& m : machines_->ByOwner(pool->metadata.uid)) {
+    if (Str(m->spec, "pool") == pool->metadata.name) out.push_back(m);
+  }
+  return out;
+}
+
+int PoolReconciler::PendingSessions(const std::string& pool) const {
+  int n = 0;
+  for (const ObjectPtr& s : sessions_->List()) {
+    if (Str(s->spec, "pool") != pool || !Str(s->status, "machine").empty() || s->metadata.deletion_timestamp) continue;
+    const Json* c = s->status.is_object() ? FindCondition(s->status, "Scheduled") : nullptr;
+    const std::string reason = c ? c->value("reason", "") : "";
+    n += reason == "NoRoom" || reason == "NoReadyMachine" || reason == "NoMachines";
+  }
+  return n;
+}
+
+Status PoolReconciler::DeleteMachine(const std::string& name) {
+  auto d = manager_->store()->Delete("FarmMachine", "", name);
+  return d.ok() || d.status().code() == Code::kNotFound ? OkStatus() : d.status();
+}
+
+ReconcileResult PoolReconciler::Teardown(const ObjectPtr& pool) {
+  if (!HasFinalizer(*pool, kFinalizer)) return ReconcileResult::Done();
+  const std::vector<ObjectPtr> machines = MachinesOf(pool);
+  for (const ObjectPtr& m : machines) {
+    if (m->metadata.deletion_timestamp) continue;
+    if (Status d = DeleteMachine(m->metadata.name); !d.ok()) return ReconcileResult::Error(d);
+  }
+  if (!machines.empty()) return ReconcileResult::RequeueAfter(std::chrono::seconds(5));  // and as each goes
+  auto removed = RemoveFinalizer(manager_->store(), *pool, kFinalizer);
+  if (!removed.ok() && removed.status().code() != Code::kNotFound) return ReconcileResult::Error(removed.status());
+  return ReconcileResult::Done();
+}
+
+ReconcileResult PoolReconciler::Reconcile(const std::string& key) {
+  ObjectPtr pool = pools_->GetByKey(key);
+  if (!pool) return ReconcileResult::Done();
+  if (pool->metadata.deletion_timestamp) return Teardown(pool);
+  if (!HasFinalizer(*pool, kFinalizer)) {
+    auto added = AddFinalizer(manager_->store(), *pool, kFinalizer);
+    if (!added.ok()) return ReconcileResult::Error(added.status());
+    pool = *added;
+  }
+  const TimePoint now = manager_->clock()->Now();
+  const int64_t gen = pool->metadata.generation;
+  Json st = pool->status.is_object() ? pool->status : Json::object();
+  st["observedGeneration"] = gen;
+  auto write = [&]() -> Status {
+    if (pool->status == st) return OkStatus();
+    Object o = *pool;
+    o.status = st;
+    return manager_->store()->UpdateStatus(std::move(o)).status();
+  };
+
+  auto spec = ParsePoolSpec(*pool);
+  if (!spec.ok()) {
+    st["phase"] = "Degraded";
+    SetCondition(&st, {"ScalingDecision", "False", "InvalidSpec", spec.status().message(), gen}, now);
+    if (Status w = write(); !w.ok()) return ReconcileResult::Error(w);
+    return ReconcileResult::Terminal(spec.status());
+  }
+  std::vector<ObjectPtr> machines = MachinesOf(pool);
+  std::vector<PoolMachine> views;
+  std::set<std::string> names;
+  for (const ObjectPtr& m : machines) {
+    views.push_back(PoolMachineOf(*m));
+    names.insert(m->metadata.name);
+  }
+  IdlePoolDecision d = PlanIdlePool(spec->policy, views, now, PendingSessions(pool->metadata.name));
+
+  std::vector<std::string> created, deleted;
+  if (spec->provider == "static") {
+    // The list is the truth: no provisioning, no scale-down.
+    d.provision = 0;
+    d.drain.clear();
+    std::set<std::string> listed;
+    for (const StaticMachine& want : spec->static_machines) {
+      listed.insert(want.name);
+      ObjectPtr have = machines_->Get("", want.name);
+      if (have && (Str(have->spec, "pool") != pool->metadata.name || have->metadata.deletion_timestamp)) continue;
+      if (have && Str(have->spec, "endpoint") == want.endpoint &&
+          Str(have->spec, "tlsSecretPath") == want.tls_secret_path && have->spec.value("capacity", Json()) == spec->capacity) {
+        continue;
+      }
+      if (have) {
+        auto w = MutateWithRetry(manager_->store(), "FarmMachine", "", want.name, [&](Object* o) {
+          o->spec["endpoint"] = want.endpoint;
+          o->spec["tlsSecretPath"] = want.tls_secret_path;
+          o->spec["capacity"] = spec->capacity;
+          return true;
+        });
+        if (!w.ok()) return ReconcileResult::Error(w.status());
+        continue;
+      }
+      Object m = NewMachine(*pool, *spec, want.name);
+      m.spec["endpoint"] = want.endpoint;
+      if (!want.tls_secret_path.empty()) m.spec["tlsSecretPath"] = want.tls_secret_path;
+      auto c = manager_->store()->Create(std::move(m));
+      if (!c.ok() && c.status().code() != Code::kAlreadyExists) return ReconcileResult::Error(c.status());
+      if (c.ok()) created.push_back(want.name);
+    }
+    for (const ObjectPtr& m : machines) {
+      if (listed.count(m->metadata.name) || m->metadata.deletion_timestamp) continue;
+      if (Status e = DeleteMachine(m->metadata.name); !e.ok()) return ReconcileResult::Error(e);
+      deleted.push_back(m->metadata.name);
+    }
+    d.reason = "StaticMachines";
+    d.message = std::to_string(spec->static_machines.size()) + " machines listed in spec.provider.static; " +
+                std::to_string(d.idle) + " idle, " + std::to_string(d.in_use) + " in use";
+  } else {
+    for (int i = 0, made = 0; made < d.provision && i < 100000; ++i) {
+      const std::string name = MachineName(pool->metadata.name, i);
+      if (names.count(name)) continue;
+      Object m = NewMachine(*pool, *spec, name);
+      if (spec->provider == "local") m.spec["endpoint"] = opts_.local_endpoint;
+      auto c = manager_->store()->Create(std::move(m));
+      ++made;  // AlreadyExists too: the cache is behind an earlier create, which counts
+      if (!c.ok() && c.status().code() != Code::kAlreadyExists) return ReconcileResult::Error(c.status());
+      if (c.ok()) created.push_back(name);
+    }
+    for (const std::string& name : d.drain) {
+      if (Status e = DeleteMachine(name); !e.ok()) return ReconcileResult::Error(e);
+      deleted.push_back(name);
+    }
+  }
+  if (!created.empty()) {
+    (void)manager_->events()->Record(*pool, EventSeverity::kNormal, "ScaledUp", "created machines " + Join(created));
+  }
+  if (!deleted.empty()) {
+    (void)manager_->events()->Record(*pool, EventSeverity::kNormal, "ScaledDown", "deleting machines " + Join(deleted));
+  }
+
+  int ready = 0, failed = 0, not_ready = 0, sessions = 0;
+  for (const PoolMachine& v : views) {
+    ready += v.phase == "Ready";
+    failed += v.phase == "Failed";
+    not_ready += v.phase == "NotReady";
+    sessions += v.sessions;
+  }
+  st["machines"] = d.machines;
+  st["readyMachines"] = ready;
+  st["idleMachines"] = d.idle;
+  st["inUseMachines"] = d.in_use;
+  st["provisioningMachines"] = d.provisioning;
+  st["drainingMachines"] = d.draining;
+  st["sessions"] = sessions;
+  const bool degraded = failed > 0 || not_ready > 0 || d.reason == "AtMaxMachines";
+  st["phase"] = ready == 0 ? (degraded ? "Degraded" : "Pending") : degraded ? "Degraded" : "Ready";
+  SetCondition(&st, {"ScalingDecision", d.reason == "AtMaxMachines" ? "False" : "True", d.reason, d.message, gen}, now);
+  std::string ready_message = std::to_string(ready) + " of " + std::to_string(d.machines) + " machines Ready";
+  if (failed) ready_message += ", " + std::to_string(failed) + " Failed";
+  if (not_ready) ready_message += ", " + std::to_string(not_ready) + " NotReady";
+  SetCondition(&st, {"Ready", ready > 0 ? "True" : "False", ready > 0 ? "MachinesReady" : "NoReadyMachine",
+                     ready_message, gen},
+               now);
+  if (Status w = write(); !w.ok()) return ReconcileResult::Error(w);
+  if (d.recheck_at) {
+    return ReconcileResult::RequeueAfter(std::max<std::chrono::nanoseconds>(*d.recheck_at - now, std::chrono::milliseconds(10)));
+  }
+  return ReconcileResult::Done();
+}
+
+}  // namespace visi
