@@ -54,11 +54,13 @@ std::vector<std::string> MachineReconciler::SessionsOn(const std::string& machin
   return out;
 }
 
-Status MachineReconciler::WriteStatus(const ObjectPtr& m, Json status) {
-  if (m->status == status) return OkStatus();
-  Object o = *m;
+Status MachineReconciler::WriteStatus(ObjectPtr* m, Json status) {
+  if ((*m)->status == status) return OkStatus();
+  Object o = **m;
   o.status = std::move(status);
-  return manager_->store()->UpdateStatus(std::move(o)).status();
+  auto w = manager_->store()->UpdateStatus(std::move(o));
+  if (w.ok()) *m = *w;
+  return w.status();
 }
 
 std::chrono::milliseconds MachineReconciler::Backoff(const std::string& name) {
@@ -108,7 +110,7 @@ ReconcileResult MachineReconciler::Reconcile(const std::string& key) {
     st["message"] = "no Docker endpoint: " + (spec.ok() ? "the " + spec->provider + " provider did not set one"
                                                          : spec.status().message());
     SetCondition(&st, {"Ready", "False", "NoEndpoint", Str(st, "message"), gen}, now);
-    if (Status w = WriteStatus(m, st); !w.ok()) return ReconcileResult::Error(w);
+    if (Status w = WriteStatus(&m, st); !w.ok()) return ReconcileResult::Error(w);
     return ReconcileResult::RequeueAfter(opts_.heartbeat);
   }
 
@@ -137,7 +139,7 @@ ReconcileResult MachineReconciler::Reconcile(const std::string& key) {
   } else {
     st.erase("idleSince");
   }
-  if (Status w = WriteStatus(m, st); !w.ok()) return ReconcileResult::Error(w);
+  if (Status w = WriteStatus(&m, st); !w.ok()) return ReconcileResult::Error(w);
   if (phase != was && phase == "Ready") {
     (void)manager_->events()->Record(*m, EventSeverity::kNormal, "MachineReady",
                                      "the Docker endpoint " + Str(m->spec, "endpoint") + " answers");
@@ -147,7 +149,7 @@ ReconcileResult MachineReconciler::Reconcile(const std::string& key) {
   return ReconcileResult::RequeueAfter(opts_.heartbeat);
 }
 
-ReconcileResult MachineReconciler::Provision(const ObjectPtr& m, const ObjectPtr& pool) {
+ReconcileResult MachineReconciler::Provision(ObjectPtr m, const ObjectPtr& pool) {
   const std::string name = m->metadata.name;
   const TimePoint now = manager_->clock()->Now();
   const int64_t gen = m->metadata.generation;
@@ -156,7 +158,8 @@ ReconcileResult MachineReconciler::Provision(const ObjectPtr& m, const ObjectPtr
   {
     std::lock_guard lock(mu_);
     auto it = attempts_.find(name);
-    if (it != attempts_.end() && it->second.failed_pool_generation == pool->metadata.generation) {
+    if (it != attempts_.end() && it->second.failed_pool_generation == pool->metadata.generation &&
+        Str(st, "phase") == "Failed") {
       return ReconcileResult::Done();  // Failed until the pool changes
     }
   }
@@ -166,7 +169,7 @@ ReconcileResult MachineReconciler::Provision(const ObjectPtr& m, const ObjectPtr
     st["phase"] = "Provisioning";
     st["message"] = "running the create program " + spec.exec_create.front();
     SetCondition(&st, {"Ready", "False", "Creating", Str(st, "message"), gen}, now);
-    if (Status w = WriteStatus(m, st); !w.ok()) return ReconcileResult::Error(w);
+    if (Status w = WriteStatus(&m, st); !w.ok()) return ReconcileResult::Error(w);
   }
   ExecOptions run;
   run.argv = spec.exec_create;
@@ -200,7 +203,7 @@ ReconcileResult MachineReconciler::Provision(const ObjectPtr& m, const ObjectPtr
     st["message"] = "create failed, not retried until the pool changes: " + e.message();
     SetCondition(&st, {"Ready", "False", "CreateFailed", Str(st, "message"), gen}, now);
     (void)manager_->events()->Record(*m, EventSeverity::kWarning, "CreateFailed", e.message());
-    if (Status w = WriteStatus(m, st); !w.ok()) return ReconcileResult::Error(w);
+    if (Status w = WriteStatus(&m, st); !w.ok()) return ReconcileResult::Error(w);
     return ReconcileResult::Done();
   }
   const auto after = Backoff(name);
@@ -210,11 +213,11 @@ ReconcileResult MachineReconciler::Provision(const ObjectPtr& m, const ObjectPtr
                      Str(st, "message"), gen},
                now);
   (void)manager_->events()->Record(*m, EventSeverity::kWarning, "CreateFailed", e.message());
-  if (Status w = WriteStatus(m, st); !w.ok()) return ReconcileResult::Error(w);
+  if (Status w = WriteStatus(&m, st); !w.ok()) return ReconcileResult::Error(w);
   return ReconcileResult::RequeueAfter(after);
 }
 
-ReconcileResult MachineReconciler::Teardown(const ObjectPtr& m, const ObjectPtr& pool) {
+ReconcileResult MachineReconciler::Teardown(ObjectPtr m, const ObjectPtr& pool) {
   if (!HasFinalizer(*m, kFinalizer)) return ReconcileResult::Done();
   const std::string name = m->metadata.name;
   const TimePoint now = manager_->clock()->Now();
@@ -235,7 +238,7 @@ ReconcileResult MachineReconciler::Teardown(const ObjectPtr& m, const ObjectPtr&
     st["message"] = "being deleted: waiting for " + std::to_string(on.size()) + " sessions to leave (" + on.front() +
                     (on.size() > 1 ? ", ..." : "") + ")";
     st.erase("idleSince");
-    if (Status w = WriteStatus(m, st); !w.ok()) return ReconcileResult::Error(w);
+    if (Status w = WriteStatus(&m, st); !w.ok()) return ReconcileResult::Error(w);
     return ReconcileResult::RequeueAfter(opts_.heartbeat);  // and whenever one of them changes
   }
   auto spec = pool ? ParsePoolSpec(*pool) : StatusOr<PoolSpec>(NotFoundError(""));
@@ -245,7 +248,7 @@ ReconcileResult MachineReconciler::Teardown(const ObjectPtr& m, const ObjectPtr&
     st["sessionCount"] = 0;
     st.erase("idleSince");
     st["message"] = spec.ok() && spec->provider == "exec" ? "running the delete program" : "no session left";
-    if (Status w = WriteStatus(m, st); !w.ok()) return ReconcileResult::Error(w);
+    if (Status w = WriteStatus(&m, st); !w.ok()) return ReconcileResult::Error(w);
   }
   if (spec.ok() && spec->provider == "exec") {
     if (auto wait = Waiting(name); wait.count() > 0) return ReconcileResult::RequeueAfter(wait);
@@ -258,7 +261,7 @@ ReconcileResult MachineReconciler::Teardown(const ObjectPtr& m, const ObjectPtr&
       st["message"] = "delete failed, retrying in " + Seconds(after) + ": " + e.message();
       SetCondition(&st, {"Ready", "False", "DeleteFailed", Str(st, "message"), m->metadata.generation}, now);
       (void)manager_->events()->Record(*m, EventSeverity::kWarning, "DeleteFailed", e.message());
-      if (Status w = WriteStatus(m, st); !w.ok()) return ReconcileResult::Error(w);
+      if (Status w = WriteStatus(&m, st); !w.ok()) return ReconcileResult::Error(w);
       return ReconcileResult::RequeueAfter(after);
     }
     (void)manager_->events()->Record(*m, EventSeverity::kNormal, "Deleted", "the delete program removed the machine");

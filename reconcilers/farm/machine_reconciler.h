@@ -46,10 +46,10 @@ class MachineReconciler {
   Controller* controller() { return controller_; }
 
  private:
-  ReconcileResult Provision(const ObjectPtr& machine, const ObjectPtr& pool);
-  ReconcileResult Teardown(const ObjectPtr& machine, const ObjectPtr& pool);
-  // Writes `status` when it changed.
-  Status WriteStatus(const ObjectPtr& machine, Json status);
+  ReconcileResult Provision(ObjectPtr machine, const ObjectPtr& pool);
+  ReconcileResult Teardown(ObjectPtr machine, const ObjectPtr& pool);
+  // Writes `status` when it changed; *machine becomes the object as stored.
+  Status WriteStatus(ObjectPtr* machine, Json status);
   // The next back-off for `name` after one more failure.
   std::chrono::milliseconds Backoff(const std::string& name);
   // How long `name` must still wait before the next try (0: now).

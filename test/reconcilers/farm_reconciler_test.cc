@@ -5,6 +5,10 @@
 // (The same against real, separate dockerds: test/e2e/farm_e2e_test.cc.)
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <set>
@@ -302,6 +306,75 @@ TEST_F(FarmReconcilerTest, WithoutAPoolObjectSessionsRunOnTheLocalHost) {
   ASSERT_TRUE(Eventually([&] { return SessionPhase("solo") == "Running"; }));
   EXPECT_EQ(MachineOf("solo"), "local");
   EXPECT_EQ(CountMachines(), 0);
+}
+
+// An exec pool whose programs are shell one-liners: `create` and `delete`
+// are what /bin/sh -c runs.
+Object ExecPool(const std::string& name, const std::string& create, const std::string& del) {
+  Object p = Pool(name);
+  p.spec = {{"provider",
+             {{"type", "exec"},
+              {"exec", {{"create", {"/bin/sh", "-c", create}}, {"delete", {"/bin/sh", "-c", del}}, {"timeoutSeconds", 5}}}}},
+            {"machineCapacity", {{"sessions", 1}}},
+            {"idlePool", {{"minIdle", 1}, {"maxIdle", 1}}},
+            {"maxMachines", 1},
+            {"network", {{"subnetPool", "10.203.0.0/20"}}}};
+  return p;
+}
+
+TEST_F(FarmReconcilerTest, ExecCreateAndDeleteRunTheOperatorsPrograms) {
+  const std::string marker = ::testing::TempDir() + "farm-exec-" + std::to_string(::getpid());
+  std::remove(marker.c_str());
+  ASSERT_TRUE(store_->Create(ExecPool("ex",
+                                      R"(printf '{"endpoint":"unix:///fake/%s.sock","providerID":"id-%s"}' "$VISI_MACHINE" "$VISI_MACHINE")",
+                                      "echo \"$VISI_MACHINE $VISI_PROVIDER_ID $VISI_ENDPOINT\" >> " + marker))
+                  .ok());
+  ASSERT_TRUE(Eventually([&] { return CountMachines("Ready") == 1; })) << Dump();
+  ObjectPtr m = Get("FarmMachine", "", "ex-0");
+  ASSERT_NE(m, nullptr);
+  EXPECT_EQ(m->spec.value("endpoint", ""), "unix:///fake/ex-0.sock");
+  EXPECT_EQ(m->spec.value("providerID", ""), "id-ex-0");
+  ASSERT_TRUE(store_->Delete("FarmPool", "", "ex").ok());
+  ASSERT_TRUE(Eventually([&] { return Get("FarmPool", "", "ex") == nullptr; })) << Dump();
+  std::ifstream in(marker);
+  std::string line;
+  ASSERT_TRUE(std::getline(in, line));
+  EXPECT_EQ(line, "ex-0 id-ex-0 unix:///fake/ex-0.sock");
+  std::remove(marker.c_str());
+}
+
+TEST_F(FarmReconcilerTest, AFailingCreateIsRetriedWithBackoffAndBadOutputFailsTheMachine) {
+  const std::string count = ::testing::TempDir() + "farm-count-" + std::to_string(::getpid());
+  std::remove(count.c_str());
+  // Fails twice (exit 3, a message on stderr), then works.
+  ASSERT_TRUE(store_->Create(ExecPool("retry",
+                                      "echo x >> " + count + "; [ $(wc -l < " + count +
+                                          ") -gt 2 ] || { echo 'no capacity in zone' >&2; exit 3; }; "
+                                          "echo '{\"endpoint\":\"unix:///fake/r.sock\"}'",
+                                      "true"))
+                  .ok());
+  ASSERT_TRUE(Eventually([&] {
+    auto o = Get("FarmMachine", "", "retry-0");
+    return o && StatusString(o->status, "message").find("no capacity in zone") != std::string::npos;
+  })) << Dump();
+  EXPECT_EQ(StatusString(Get("FarmMachine", "", "retry-0")->status, "phase"), "Provisioning");
+  ASSERT_TRUE(Eventually([&] { return CountMachines("Ready") == 1; })) << Dump();
+  std::ifstream in(count);
+  int runs = 0;
+  for (std::string l; std::getline(in, l);) ++runs;
+  EXPECT_EQ(runs, 3);
+  std::remove(count.c_str());
+
+  // Output that is not the contract's JSON: Failed, not retried.
+  ASSERT_TRUE(store_->Create(ExecPool("bad", "echo 'machine is ready!'", "true")).ok());
+  ASSERT_TRUE(Eventually([&] {
+    auto o = Get("FarmMachine", "", "bad-0");
+    return o && StatusString(o->status, "phase") == "Failed";
+  })) << Dump();
+  ObjectPtr bad = Get("FarmMachine", "", "bad-0");
+  EXPECT_EQ(Reason(bad, "Ready"), "CreateFailed");
+  EXPECT_NE(StatusString(bad->status, "message").find("JSON"), std::string::npos) << bad->status.dump();
+  ASSERT_TRUE(Eventually([&] { return Get("FarmPool", "", "bad")->status.value("phase", "") == "Degraded"; }));
 }
 
 }  // namespace
