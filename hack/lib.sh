@@ -12,8 +12,9 @@ VISI_BUILD_PACKAGES=(
 
 # Debian packages the workloads need at run time: the container runtime, the
 # busybox the stand-in images are built from (hack/images.sh), iptables,
-# which dockerd uses to isolate networks, and haproxy (the session router).
-VISI_RUNTIME_PACKAGES=(docker.io busybox-static iptables haproxy)
+# which dockerd uses to isolate networks, haproxy (the session router) and
+# iproute2 (hack/farm-machine.sh gives each extra daemon a bridge of its own).
+VISI_RUNTIME_PACKAGES=(docker.io busybox-static iptables haproxy iproute2)
 
 # kubectl for the compatibility tests: the one present, else Debian's
 # kubernetes-client (which refuses to install over another kubectl).

@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# An exec provider for FarmPools (docs/farm.md, "The exec provider's
+# contract") that makes each machine a real, separate Docker daemon on THIS
+# host: its own socket, data root, exec root and default bridge. For tests,
+# demos and benchmarks of the farm without more hosts.
+#
+#   hack/farm-machine.sh create      # VISI_MACHINE=NAME: start (or find) its dockerd, print its endpoint
+#   hack/farm-machine.sh delete      # VISI_MACHINE=NAME: stop its dockerd, remove its state
+#   hack/farm-machine.sh list        # the machines under VISI_FARM_DIR
+#   hack/farm-machine.sh delete-all  # delete every machine under VISI_FARM_DIR
+#
+# Environment:
+#   VISI_MACHINE        the machine's name (a DNS label), set by visid
+#   VISI_FARM_DIR       where machines keep their state (default /var/lib/visi/farm)
+#   VISI_FARM_IMAGES    images copied from the main daemon to each machine
+#                       (default: visi/busybox:latest visi/frontend:latest visi/spark:latest)
+#   VISI_FARM_IMAGE_SOURCE  the main daemon (default unix:///var/run/docker.sock)
+#   VISI_FARM_TIMEOUT   seconds to wait for a daemon to answer (default 60)
+#
+# Each daemon runs with --iptables=false and a bridge of its own (never
+# --bridge=none: a daemon started so deletes docker0, the main daemon's
+# bridge). Create is idempotent by name: a machine whose daemon answers is
+# reported again. Delete of a machine that does not exist succeeds.
+set -euo pipefail
+
+farm_dir="${VISI_FARM_DIR:-/var/lib/visi/farm}"
+images="${VISI_FARM_IMAGES:-visi/busybox:latest visi/frontend:latest visi/spark:latest}"
+image_source="${VISI_FARM_IMAGE_SOURCE:-unix:///var/run/docker.sock}"
+timeout="${VISI_FARM_TIMEOUT:-60}"
+
+log() { echo "[farm-machine] $*" >&2; }
+die() { echo "farm-machine: $1" >&2; exit "${2:-1}"; }
+
+usage() {
+  sed -n '2,23p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+}
+
+check_name() {
+  local name="$1"
+  [[ "$name" =~ ^[a-z0-9]([-a-z0-9]*[a-z0-9])?$ ]] && [ "${#name}" -le 63 ] ||
+    die "VISI_MACHINE must be a DNS label (a-z, 0-9, '-', at most 63 characters), got \"$name\"" 2
+}
+
+# Short, per farm dir and machine: unix socket paths are limited to 107 bytes.
+machine_id() { printf '%s' "$farm_dir/$1" | sha256sum | cut -c1-12; }
+run_dir() { echo "/run/visi-farm/$(machine_id "$1")"; }
+state_dir() { echo "$farm_dir/$1"; }
+socket_of() { echo "$(run_dir "$1")/docker.sock"; }
+
+answers() { curl -sf --max-time 2 --unix-socket "$1" http://docker/_ping >/dev/null 2>&1; }
+
+# The pid in the machine's pidfile when it is still a dockerd of that machine.
+daemon_pid() {
+  local pidfile pid
+  pidfile="$(state_dir "$1")/docker.pid"
+  [ -f "$pidfile" ] || return 1
+  pid="$(cat "$pidfile")"
+  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "dockerd .*$(run_dir "$1")" || return 1
+  echo "$pid"
+}
+
+# A free /24 for the machine's default bridge, out of 172.29.0.0/16.
+free_bip() {
+  local used i
+  used="$(ip -4 -o addr show 2>/dev/null | awk '{print $4}')"
+  for i in $(seq 0 255); do
+    grep -q "^172\.29\.$i\." <<<"$used" || { echo "172.29.$i.1/24"; return 0; }
+  done
+  return 1
+}
+
+copy_images() {
+  local sock="$1" image src dst
+  for image in $images; do
+    src="$(docker -H "$image_source" image inspect -f '{{.Id}}' "$image" 2>/dev/null)" ||
+      die "image $image is not on the main daemon $image_source (build it: hack/images.sh)"
+    dst="$(docker -H "unix://$sock" image inspect -f '{{.Id}}' "$image" 2>/dev/null || true)"
+    [ "$src" = "$dst" ] && continue
+    log "copying $image"
+    docker -H "$image_source" save "$image" | docker -H "unix://$sock" load >/dev/null
+  done
+}
+
+cmd_create() {
+  local name="${VISI_MACHINE:-}" state run sock bridge bip pid waited=0
+  check_name "$name"
+  [ "${VISI_FARM_FAIL_CREATE:-}" = 1 ] && die "VISI_FARM_FAIL_CREATE=1: refusing to create $name"
+  state="$(state_dir "$name")"; run="$(run_dir "$name")"; sock="$(socket_of "$name")"
+  bridge="vf$(machine_id "$name")"  # 14 characters: interface names are at most 15
+  mkdir -p "$state" "$run"
+  if ! pid="$(daemon_pid "$name")"; then
+    [ -n "${VISI_FARM_CREATE_DELAY:-}" ] && sleep "$VISI_FARM_CREATE_DELAY"
+    if ! ip link show "$bridge" >/dev/null 2>&1; then
+      # One at a time: two creates must not pick the same /24.
+      exec 9>/run/visi-farm/.bridges.lock
+      flock 9
+      bip="$(free_bip)" || die "no free /24 in 172.29.0.0/16 for the bridge of $name"
+      ip link add name "$bridge" type bridge
+      ip addr add "$bip" dev "$bridge"
+      ip link set "$bridge" up
+      exec 9>&-
+    fi
+    log "starting dockerd for $name (log: $state/dockerd.log)"
+    # Its own session: visid kills the create program's process group.
+    setsid dockerd -H "unix://$sock" --data-root "$state/data" --exec-root "$run/exec" \
+      --pidfile "$state/docker.pid" --bridge "$bridge" --iptables=false --ip-masq=false \
+      >>"$state/dockerd.log" 2>&1 </dev/null &
+  fi
+  until answers "$sock"; do
+    if [ "$waited" -ge "$((timeout * 5))" ]; then
+      tail -n 5 "$state/dockerd.log" >&2 || true
+      die "dockerd for $name did not answer on $sock within ${timeout}s"
+    fi
+    sleep 0.2
+    waited=$((waited + 1))
+  done
+  copy_images "$sock"
+  printf '{"endpoint":"unix://%s","providerID":"%s"}\n' "$sock" "$state"
+}
+
+cmd_delete() {
+  local name="${VISI_MACHINE:-}" state run sock pid ids i m
+  check_name "$name"
+  state="$(state_dir "$name")"; run="$(run_dir "$name")"; sock="$(socket_of "$name")"
+  if answers "$sock"; then
+    ids="$(docker -H "unix://$sock" ps -aq)"
+    [ -z "$ids" ] || docker -H "unix://$sock" rm -f $ids >/dev/null || true
+    docker -H "unix://$sock" network prune -f >/dev/null 2>&1 || true
+  fi
+  if pid="$(daemon_pid "$name")"; then
+    log "stopping dockerd $pid of $name"
+    kill "$pid" 2>/dev/null || true
+    for i in $(seq 1 100); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.2
+    done
+    kill -0 "$pid" 2>/dev/null && kill -9 "$pid" 2>/dev/null || true
+  fi
+  # Mounts a killed daemon left behind, deepest first.
+  local mounts
+  mounts="$(findmnt -rn -o TARGET 2>/dev/null | grep -E "^($state|$run)/" | sort -r || true)"
+  for m in $mounts; do umount -l "$m" 2>/dev/null || true; done
+  ip link del "vf$(machine_id "$name")" 2>/dev/null || true
+  rm -rf "$state" "$run"
+}
+
+cmd_list() {
+  local dir name state pid
+  [ -d "$farm_dir" ] || return 0
+  for dir in "$farm_dir"/*/; do
+    [ -d "$dir" ] || continue
+    name="$(basename "$dir")"
+    if pid="$(daemon_pid "$name")"; then state="pid $pid"; else state="not running"; fi
+    if answers "$(socket_of "$name")"; then state="$state, answers"; fi
+    echo "$name: $state, endpoint unix://$(socket_of "$name")"
+  done
+}
+
+cmd_delete_all() {
+  local dir
+  [ -d "$farm_dir" ] || return 0
+  for dir in "$farm_dir"/*/; do
+    [ -d "$dir" ] || continue
+    VISI_MACHINE="$(basename "$dir")" cmd_delete
+  done
+}
+
+case "${1:-}" in
+  create) cmd_create ;;
+  delete) cmd_delete ;;
+  list) cmd_list ;;
+  delete-all) cmd_delete_all ;;
+  -h|--help|help) usage ;;
+  "") usage >&2; exit 2 ;;
+  *) usage >&2; die "unknown command \"$1\" (create, delete, list, delete-all)" 2 ;;
+esac
