@@ -9,7 +9,8 @@ namespace visi {
 namespace {
 
 std::string Str(const Json& j, const char* key, const std::string& def = "") {
-  return j.is_object() && j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : def;
+  const std::string s = StringField(j, key);
+  return s.empty() ? def : s;
 }
 int Int(const Json& j, const char* key, int def) {
   return j.is_object() && j.contains(key) && j[key].is_number_integer() ? j[key].get<int>() : def;
@@ -34,6 +35,10 @@ StatusOr<int64_t> Quantity(const Json& j, const char* key, double scale, const s
 }
 
 }  // namespace
+
+std::string StringField(const Json& j, const char* key) {
+  return j.is_object() && j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : "";
+}
 
 StatusOr<PoolSpec> ParsePoolSpec(const Object& pool) {
   PoolSpec out;
@@ -95,7 +100,7 @@ MachineView MachineViewOf(const Object& m) {
   v.phase = MachinePhase(m);
   const Json& spec = m.spec;
   v.unschedulable = m.metadata.deletion_timestamp.has_value() ||
-                    (spec.is_object() && spec.value("unschedulable", false) == true);
+                    (Field(spec, "unschedulable").is_boolean() && Field(spec, "unschedulable").get<bool>());
   const Json& cap = Field(spec, "capacity");
   v.max_sessions = Int(cap, "sessions", 4);
   auto cpu = Quantity(cap, "cpu", 1e9, "cpu");

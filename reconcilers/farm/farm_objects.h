@@ -32,6 +32,9 @@ struct PoolSpec {
 // Errors are kInvalid naming the field (spec.machineCapacity.memory).
 StatusOr<PoolSpec> ParsePoolSpec(const Object& pool);
 
+// j[key] when j is an object and that is a string, else "".
+std::string StringField(const Json& j, const char* key);
+
 // status.phase of a FarmMachine ("" before its first status).
 std::string MachinePhase(const Object& machine);
 

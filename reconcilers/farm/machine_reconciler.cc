@@ -11,16 +11,12 @@
 namespace visi {
 namespace {
 
-std::string Str(const Json& j, const char* key) {
-  return j.is_object() && j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : "";
-}
-
 std::string Seconds(std::chrono::milliseconds d) {
   return std::to_string((d.count() + 999) / 1000) + "s";
 }
 
 ExecMachine CreatedOf(const Object& m) {
-  return {Str(m.spec, "endpoint"), Str(m.spec, "tlsSecretPath"), Str(m.spec, "providerID")};
+  return {StringField(m.spec, "endpoint"), StringField(m.spec, "tlsSecretPath"), StringField(m.spec, "providerID")};
 }
 
 }  // namespace
@@ -34,7 +30,7 @@ MachineReconciler::MachineReconciler(Manager* manager, RuntimeForMachine runtime
                                         [this](const std::string& key) { return Reconcile(key); });
   // Sessions placed on a machine, or leaving it, change its status.
   controller_->Watches(sessions_, [](const ObjectPtr& s) {
-    const std::string m = Str(s->status, "machine");
+    const std::string m = StringField(s->status, "machine");
     return m.empty() ? std::vector<std::string>{} : std::vector<std::string>{m};
   });
   // A pool's spec (its programs) changes: its failed machines try again.
@@ -48,7 +44,7 @@ MachineReconciler::MachineReconciler(Manager* manager, RuntimeForMachine runtime
 std::vector<std::string> MachineReconciler::SessionsOn(const std::string& machine) const {
   std::vector<std::string> out;
   for (const ObjectPtr& s : sessions_->List()) {
-    if (Str(s->status, "machine") == machine) out.push_back(s->metadata.namespace_ + "/" + s->metadata.name);
+    if (StringField(s->status, "machine") == machine) out.push_back(s->metadata.namespace_ + "/" + s->metadata.name);
   }
   std::sort(out.begin(), out.end());
   return out;
@@ -89,7 +85,7 @@ ReconcileResult MachineReconciler::Reconcile(const std::string& key) {
     attempts_.erase(key);
     return ReconcileResult::Done();
   }
-  const std::string pool_name = Str(m->spec, "pool");
+  const std::string pool_name = StringField(m->spec, "pool");
   ObjectPtr pool = pools_->Get("", pool_name);
   if (m->metadata.deletion_timestamp) return Teardown(m, pool);
   if (!HasFinalizer(*m, kFinalizer)) {
@@ -100,16 +96,16 @@ ReconcileResult MachineReconciler::Reconcile(const std::string& key) {
   const TimePoint now = manager_->clock()->Now();
   const int64_t gen = m->metadata.generation;
   Json st = m->status.is_object() ? m->status : Json::object();
-  const std::string was = Str(st, "phase");
+  const std::string was = StringField(st, "phase");
   st["observedGeneration"] = gen;
 
-  if (Str(m->spec, "endpoint").empty()) {
+  if (StringField(m->spec, "endpoint").empty()) {
     auto spec = pool ? ParsePoolSpec(*pool) : StatusOr<PoolSpec>(NotFoundError("pool " + pool_name + " does not exist"));
     if (spec.ok() && spec->provider == "exec") return Provision(m, pool);
     st["phase"] = "Provisioning";
     st["message"] = "no Docker endpoint: " + (spec.ok() ? "the " + spec->provider + " provider did not set one"
                                                          : spec.status().message());
-    SetCondition(&st, {"Ready", "False", "NoEndpoint", Str(st, "message"), gen}, now);
+    SetCondition(&st, {"Ready", "False", "NoEndpoint", StringField(st, "message"), gen}, now);
     if (Status w = WriteStatus(&m, st); !w.ok()) return ReconcileResult::Error(w);
     return ReconcileResult::RequeueAfter(opts_.heartbeat);
   }
@@ -118,7 +114,7 @@ ReconcileResult MachineReconciler::Reconcile(const std::string& key) {
   std::string phase = was;
   if (ping.ok()) {
     phase = "Ready";
-    const auto last = ParseRfc3339(Str(st, "heartbeatTime"));
+    const auto last = ParseRfc3339(StringField(st, "heartbeatTime"));
     // Renewed at half the period: a heartbeat is a store write.
     if (was != "Ready" || !last || now - *last >= opts_.heartbeat / 2) st["heartbeatTime"] = FormatRfc3339(now);
     st["message"] = "the Docker endpoint answers";
@@ -127,7 +123,7 @@ ReconcileResult MachineReconciler::Reconcile(const std::string& key) {
     phase = (was == "Ready" || was == "NotReady") ? "NotReady" : "Provisioning";
     st["message"] = "the Docker endpoint does not answer: " + ping.message();
     SetCondition(&st, {"Ready", "False", phase == "NotReady" ? "DockerUnreachable" : "WaitingForDocker",
-                       Str(st, "message"), gen},
+                       StringField(st, "message"), gen},
                  now);
   }
   st["phase"] = phase;
@@ -135,16 +131,16 @@ ReconcileResult MachineReconciler::Reconcile(const std::string& key) {
   st["sessions"] = sessions;
   st["sessionCount"] = static_cast<int>(sessions.size());
   if (phase == "Ready" && sessions.empty()) {
-    if (Str(st, "idleSince").empty()) st["idleSince"] = FormatRfc3339(now);
+    if (StringField(st, "idleSince").empty()) st["idleSince"] = FormatRfc3339(now);
   } else {
     st.erase("idleSince");
   }
   if (Status w = WriteStatus(&m, st); !w.ok()) return ReconcileResult::Error(w);
   if (phase != was && phase == "Ready") {
     (void)manager_->events()->Record(*m, EventSeverity::kNormal, "MachineReady",
-                                     "the Docker endpoint " + Str(m->spec, "endpoint") + " answers");
+                                     "the Docker endpoint " + StringField(m->spec, "endpoint") + " answers");
   } else if (phase != was && phase == "NotReady") {
-    (void)manager_->events()->Record(*m, EventSeverity::kWarning, "MachineNotReady", Str(st, "message"));
+    (void)manager_->events()->Record(*m, EventSeverity::kWarning, "MachineNotReady", StringField(st, "message"));
   }
   return ReconcileResult::RequeueAfter(opts_.heartbeat);
 }
@@ -159,16 +155,16 @@ ReconcileResult MachineReconciler::Provision(ObjectPtr m, const ObjectPtr& pool)
     std::lock_guard lock(mu_);
     auto it = attempts_.find(name);
     if (it != attempts_.end() && it->second.failed_pool_generation == pool->metadata.generation &&
-        Str(st, "phase") == "Failed") {
+        StringField(st, "phase") == "Failed") {
       return ReconcileResult::Done();  // Failed until the pool changes
     }
   }
   if (auto wait = Waiting(name); wait.count() > 0) return ReconcileResult::RequeueAfter(wait);
   const PoolSpec spec = *ParsePoolSpec(*pool);
-  if (Str(st, "phase") != "Provisioning") {
+  if (StringField(st, "phase") != "Provisioning") {
     st["phase"] = "Provisioning";
     st["message"] = "running the create program " + spec.exec_create.front();
-    SetCondition(&st, {"Ready", "False", "Creating", Str(st, "message"), gen}, now);
+    SetCondition(&st, {"Ready", "False", "Creating", StringField(st, "message"), gen}, now);
     if (Status w = WriteStatus(&m, st); !w.ok()) return ReconcileResult::Error(w);
   }
   ExecOptions run;
@@ -178,7 +174,7 @@ ReconcileResult MachineReconciler::Provision(ObjectPtr m, const ObjectPtr& pool)
   auto created = ExecCreate(run);
   if (created.ok()) {
     auto w = MutateWithRetry(manager_->store(), "FarmMachine", "", name, [&](Object* o) {
-      if (!Str(o->spec, "endpoint").empty()) return false;
+      if (!StringField(o->spec, "endpoint").empty()) return false;
       o->spec["endpoint"] = created->endpoint;
       if (!created->tls_secret_path.empty()) o->spec["tlsSecretPath"] = created->tls_secret_path;
       if (!created->provider_id.empty()) o->spec["providerID"] = created->provider_id;
@@ -201,7 +197,7 @@ ReconcileResult MachineReconciler::Provision(ObjectPtr m, const ObjectPtr& pool)
     }
     st["phase"] = "Failed";
     st["message"] = "create failed, not retried until the pool changes: " + e.message();
-    SetCondition(&st, {"Ready", "False", "CreateFailed", Str(st, "message"), gen}, now);
+    SetCondition(&st, {"Ready", "False", "CreateFailed", StringField(st, "message"), gen}, now);
     (void)manager_->events()->Record(*m, EventSeverity::kWarning, "CreateFailed", e.message());
     if (Status w = WriteStatus(&m, st); !w.ok()) return ReconcileResult::Error(w);
     return ReconcileResult::Done();
@@ -210,7 +206,7 @@ ReconcileResult MachineReconciler::Provision(ObjectPtr m, const ObjectPtr& pool)
   st["phase"] = "Provisioning";
   st["message"] = "create failed, retrying in " + Seconds(after) + ": " + e.message();
   SetCondition(&st, {"Ready", "False", e.code() == Code::kDeadlineExceeded ? "CreateTimedOut" : "CreateFailed",
-                     Str(st, "message"), gen},
+                     StringField(st, "message"), gen},
                now);
   (void)manager_->events()->Record(*m, EventSeverity::kWarning, "CreateFailed", e.message());
   if (Status w = WriteStatus(&m, st); !w.ok()) return ReconcileResult::Error(w);
@@ -229,7 +225,7 @@ ReconcileResult MachineReconciler::Teardown(ObjectPtr m, const ObjectPtr& pool) 
   if (!listed.ok()) return ReconcileResult::Error(listed.status());
   std::vector<std::string> on;
   for (const ObjectPtr& s : listed->items) {
-    if (Str(s->status, "machine") == name) on.push_back(s->metadata.namespace_ + "/" + s->metadata.name);
+    if (StringField(s->status, "machine") == name) on.push_back(s->metadata.namespace_ + "/" + s->metadata.name);
   }
   if (!on.empty()) {
     st["phase"] = "Draining";
@@ -242,7 +238,7 @@ ReconcileResult MachineReconciler::Teardown(ObjectPtr m, const ObjectPtr& pool) 
     return ReconcileResult::RequeueAfter(opts_.heartbeat);  // and whenever one of them changes
   }
   auto spec = pool ? ParsePoolSpec(*pool) : StatusOr<PoolSpec>(NotFoundError(""));
-  if (Str(st, "phase") != "Terminating") {
+  if (StringField(st, "phase") != "Terminating") {
     st["phase"] = "Terminating";
     st["sessions"] = Json::array();
     st["sessionCount"] = 0;
@@ -259,7 +255,7 @@ ReconcileResult MachineReconciler::Teardown(ObjectPtr m, const ObjectPtr& pool) 
     if (Status e = ExecDelete(run); !e.ok()) {
       const auto after = Backoff(name);
       st["message"] = "delete failed, retrying in " + Seconds(after) + ": " + e.message();
-      SetCondition(&st, {"Ready", "False", "DeleteFailed", Str(st, "message"), m->metadata.generation}, now);
+      SetCondition(&st, {"Ready", "False", "DeleteFailed", StringField(st, "message"), m->metadata.generation}, now);
       (void)manager_->events()->Record(*m, EventSeverity::kWarning, "DeleteFailed", e.message());
       if (Status w = WriteStatus(&m, st); !w.ok()) return ReconcileResult::Error(w);
       return ReconcileResult::RequeueAfter(after);

@@ -1,6 +1,7 @@
 #include "reconcilers/farm/machine_runtimes.h"
 
 #include "controller/runtime/informer.h"
+#include "reconcilers/farm/farm_objects.h"
 
 namespace visi {
 namespace {
@@ -45,9 +46,9 @@ ContainerRuntime* MachineRuntimes::For(const std::string& machine) {
   if (machine.empty() || machine == kLocal) return local_;
   ObjectPtr m = machines_ ? machines_->Get("", machine) : nullptr;
   if (!m) return Failing("machine " + machine + " does not exist");
-  const std::string endpoint = m->spec.is_object() ? m->spec.value("endpoint", "") : "";
+  const std::string endpoint = StringField(m->spec, "endpoint");
   if (endpoint.empty()) return Failing("machine " + machine + " has no Docker endpoint yet (still provisioning)");
-  return ForEndpoint(endpoint, m->spec.value("tlsSecretPath", ""));
+  return ForEndpoint(endpoint, StringField(m->spec, "tlsSecretPath"));
 }
 
 ContainerRuntime* MachineRuntimes::ForEndpoint(const std::string& endpoint, const std::string& tls_secret_path) {

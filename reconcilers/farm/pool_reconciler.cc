@@ -10,10 +10,6 @@
 namespace visi {
 namespace {
 
-std::string Str(const Json& j, const char* key) {
-  return j.is_object() && j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : "";
-}
-
 std::string Join(const std::vector<std::string>& names) {
   std::string out;
   for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
@@ -31,11 +27,11 @@ PoolReconciler::PoolReconciler(Manager* manager, PoolReconcilerOptions opts)
   sessions_ = manager_->InformerFor("VisiSession");
   // Sessions waiting for room ask the pool to grow.
   controller_->Watches(sessions_, [](const ObjectPtr& s) {
-    const std::string pool = Str(s->spec, "pool");
+    const std::string pool = StringField(s->spec, "pool");
     return pool.empty() ? std::vector<std::string>{} : std::vector<std::string>{pool};
   });
   controller_->Watches(machines_, [](const ObjectPtr& m) {
-    const std::string pool = Str(m->spec, "pool");
+    const std::string pool = StringField(m->spec, "pool");
     return pool.empty() ? std::vector<std::string>{} : std::vector<std::string>{pool};
   });
 }
@@ -43,7 +39,7 @@ PoolReconciler::PoolReconciler(Manager* manager, PoolReconcilerOptions opts)
 std::vector<ObjectPtr> PoolReconciler::MachinesOf(const ObjectPtr& pool) const {
   std::vector<ObjectPtr> out;
   for (const ObjectPtr& m : machines_->ByOwner(pool->metadata.uid)) {
-    if (Str(m->spec, "pool") == pool->metadata.name) out.push_back(m);
+    if (StringField(m->spec, "pool") == pool->metadata.name) out.push_back(m);
   }
   return out;
 }
@@ -51,7 +47,7 @@ std::vector<ObjectPtr> PoolReconciler::MachinesOf(const ObjectPtr& pool) const {
 int PoolReconciler::PendingSessions(const std::string& pool) const {
   int n = 0;
   for (const ObjectPtr& s : sessions_->List()) {
-    if (Str(s->spec, "pool") != pool || !Str(s->status, "machine").empty() || s->metadata.deletion_timestamp) continue;
+    if (StringField(s->spec, "pool") != pool || !StringField(s->status, "machine").empty() || s->metadata.deletion_timestamp) continue;
     const Json* c = s->status.is_object() ? FindCondition(s->status, "Scheduled") : nullptr;
     const std::string reason = c ? c->value("reason", "") : "";
     n += reason == "NoRoom" || reason == "NoReadyMachine" || reason == "NoMachines";
@@ -122,9 +118,9 @@ ReconcileResult PoolReconciler::Reconcile(const std::string& key) {
     for (const StaticMachine& want : spec->static_machines) {
       listed.insert(want.name);
       ObjectPtr have = machines_->Get("", want.name);
-      if (have && (Str(have->spec, "pool") != pool->metadata.name || have->metadata.deletion_timestamp)) continue;
-      if (have && Str(have->spec, "endpoint") == want.endpoint &&
-          Str(have->spec, "tlsSecretPath") == want.tls_secret_path && have->spec.value("capacity", Json()) == spec->capacity) {
+      if (have && (StringField(have->spec, "pool") != pool->metadata.name || have->metadata.deletion_timestamp)) continue;
+      if (have && StringField(have->spec, "endpoint") == want.endpoint &&
+          StringField(have->spec, "tlsSecretPath") == want.tls_secret_path && have->spec.is_object() && have->spec.contains("capacity") && have->spec["capacity"] == spec->capacity) {
         continue;
       }
       if (have) {

@@ -20,7 +20,7 @@ Resources NeedOf(const SessionSpec& spec) {
 std::vector<ObjectPtr> SessionReconciler::PoolMachines(const ObjectPtr& pool) const {
   std::vector<ObjectPtr> out;
   for (const ObjectPtr& m : machines_->ByOwner(pool->metadata.uid)) {
-    if (m->spec.is_object() && m->spec.value("pool", "") == pool->metadata.name) out.push_back(m);
+    if (StringField(m->spec, "pool") == pool->metadata.name) out.push_back(m);
   }
   return out;
 }
@@ -122,7 +122,7 @@ std::vector<std::string> SessionReconciler::SessionsToWake(const ObjectPtr& mach
       if (s.is_string()) keys.push_back(s.get<std::string>());
     }
   }
-  const std::string pool = machine->spec.is_object() ? machine->spec.value("pool", "") : "";
+  const std::string pool = StringField(machine->spec, "pool");
   std::lock_guard lock(place_mu_);
   if (auto w = waiting_.find(pool); w != waiting_.end()) keys.insert(keys.end(), w->second.begin(), w->second.end());
   return keys;

@@ -296,7 +296,7 @@ ReconcileResult SessionReconciler::Blocked(Pass& p, const std::string& reason, c
 
 ReconcileResult SessionReconciler::DockerDown(Pass& p, const Status& why) {
   ObjectPtr m = machines_->Get("", p.obs.machine);
-  if (m && m->status.is_object() && m->status.value("phase", "") == "NotReady") {
+  if (m && StatusString(m->status, "phase") == "NotReady") {
     return Blocked(p, "MachineNotReady",
                    "machine " + p.obs.machine + " is NotReady (its Docker endpoint stopped answering): " + why.message(),
                    opts_.docker_retry);

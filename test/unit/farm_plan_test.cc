@@ -157,5 +157,26 @@ TEST(IdlePoolTest, WithinBoundsNothingChanges) {
   EXPECT_EQ(e.reason, "Steady");
 }
 
+TEST(IdlePoolTest, SessionsWaitingForRoomGrowThePoolAndHoldOffScaleDown) {
+  // minIdle 0: only demand provisions. 3 waiting sessions, 2 per machine: 2 machines.
+  IdlePoolPolicy policy{.min_idle = 0, .max_idle = 0, .max_machines = 10, .sessions_per_machine = 2};
+  auto d = PlanIdlePool(policy, {}, kT0, /*pending=*/3);
+  EXPECT_EQ(d.provision, 2);
+  EXPECT_EQ(d.reason, "ScaledUp");
+  EXPECT_NE(d.message.find("3 waiting sessions"), std::string::npos) << d.message;
+  // Those on their way count: no overshoot while they come up.
+  d = PlanIdlePool(policy, {P("a", "Provisioning"), P("b", "Provisioning")}, kT0, 3);
+  EXPECT_EQ(d.provision, 0);
+  // An idle machine the waiting sessions are about to take is not drained.
+  d = PlanIdlePool(policy, {P("a", "Ready", 0, kT0 - std::chrono::hours(1))}, kT0, 1);
+  EXPECT_TRUE(d.drain.empty());
+  EXPECT_EQ(d.provision, 0);
+  // Within maxMachines still.
+  policy.max_machines = 1;
+  d = PlanIdlePool(policy, {P("a", "Ready", 2)}, kT0, 5);
+  EXPECT_EQ(d.provision, 0);
+  EXPECT_EQ(d.reason, "AtMaxMachines");
+}
+
 }  // namespace
 }  // namespace visi
