@@ -16,6 +16,10 @@
 #                       (default: visi/busybox:latest visi/frontend:latest visi/spark:latest)
 #   VISI_FARM_IMAGE_SOURCE  the main daemon (default unix:///var/run/docker.sock)
 #   VISI_FARM_TIMEOUT   seconds to wait for a daemon to answer (default 60)
+#   VISI_FARM_TLS=1     the daemon also listens on tcp://127.0.0.1:PORT with TLS client
+#                       certificates (a CA, server and client certificate made here), and create
+#                       reports that endpoint with "tlsSecretPath" (ca.pem, cert.pem, key.pem):
+#                       a machine as the static provider's TCP+TLS endpoints are
 #
 # Each daemon runs with --iptables=false and a bridge of its own (never
 # --bridge=none: a daemon started so deletes docker0, the main daemon's
@@ -32,7 +36,7 @@ log() { echo "[farm-machine] $*" >&2; }
 die() { echo "farm-machine: $1" >&2; exit "${2:-1}"; }
 
 usage() {
-  sed -n '2,23p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"
 }
 
 check_name() {
@@ -52,7 +56,7 @@ answers() { curl -sf --max-time 2 --unix-socket "$1" http://docker/_ping >/dev/n
 # The pid in the machine's pidfile when it is still a dockerd of that machine.
 daemon_pid() {
   local pidfile pid
-  pidfile="$(state_dir "$1")/docker.pid"
+  pidfile="$(state_dir "$1")/launched.pid"
   [ -f "$pidfile" ] || return 1
   pid="$(cat "$pidfile")"
   [[ "$pid" =~ ^[0-9]+$ ]] || return 1
@@ -70,6 +74,38 @@ free_bip() {
   return 1
 }
 
+# A CA, a server certificate for 127.0.0.1 and a client certificate, in DIR.
+make_pki() {
+  local dir="$1"
+  [ -f "$dir/key.pem" ] && return 0
+  mkdir -p "$dir"
+  (
+    cd "$dir"
+    umask 077
+    openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=visi-farm-ca" \
+      -keyout ca-key.pem -out ca.pem 2>/dev/null
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" -keyout server-key.pem -out server.csr 2>/dev/null
+    printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >server.ext
+    openssl x509 -req -in server.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -days 30 \
+      -extfile server.ext -out server-cert.pem 2>/dev/null
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=visid" -keyout key.pem.tmp -out client.csr 2>/dev/null
+    printf 'extendedKeyUsage=clientAuth\n' >client.ext
+    openssl x509 -req -in client.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -days 30 \
+      -extfile client.ext -out cert.pem 2>/dev/null
+    rm -f ./*.csr ./*.ext
+    mv key.pem.tmp key.pem  # last: its presence means the set is complete
+  )
+}
+
+# A free TCP port on 127.0.0.1, from 23000 up.
+free_port() {
+  local port
+  for port in $(seq 23000 23999); do
+    ss -ltnH "sport = :$port" 2>/dev/null | grep -q . || { echo "$port"; return 0; }
+  done
+  return 1
+}
+
 copy_images() {
   local sock="$1" image src dst
   for image in $images; do
@@ -82,32 +118,53 @@ copy_images() {
   done
 }
 
+# Starts the machine's dockerd in the background; its pid goes to
+# launched.pid at once (dockerd writes its own pidfile only later).
+start_daemon() {
+  local name="$1" state run sock bridge bip
+  state="$(state_dir "$name")"; run="$(run_dir "$name")"; sock="$(socket_of "$name")"
+  bridge="vf$(machine_id "$name")"  # 14 characters: interface names are at most 15
+  if ! ip link show "$bridge" >/dev/null 2>&1; then
+    # One at a time: two creates must not pick the same /24.
+    exec 9>/run/visi-farm/.bridges.lock
+    flock 9
+    bip="$(free_bip)" || die "no free /24 in 172.29.0.0/16 for the bridge of $name"
+    ip link add name "$bridge" type bridge
+    ip addr add "$bip" dev "$bridge"
+    ip link set "$bridge" up
+    exec 9>&-
+  fi
+  local tls_flags=()
+  if [ "${VISI_FARM_TLS:-}" = 1 ]; then
+    make_pki "$state/tls"
+    [ -f "$state/tcp-port" ] || free_port >"$state/tcp-port" || die "no free TCP port in 23000-23999"
+    tls_flags=(-H "tcp://127.0.0.1:$(cat "$state/tcp-port")" --tlsverify --tlscacert "$state/tls/ca.pem"
+      --tlscert "$state/tls/server-cert.pem" --tlskey "$state/tls/server-key.pem")
+  fi
+  log "starting dockerd for $name (log: $state/dockerd.log)"
+  # Its own session: visid kills the create program's process group. (Not a
+  # process group leader here, so setsid does not fork: $! is dockerd.)
+  setsid dockerd -H "unix://$sock" "${tls_flags[@]}" --data-root "$state/data" --exec-root "$run/exec" \
+    --pidfile "$state/docker.pid" --bridge "$bridge" --iptables=false --ip-masq=false \
+    >>"$state/dockerd.log" 2>&1 </dev/null &
+  echo $! >"$state/launched.pid"
+}
+
 cmd_create() {
-  local name="${VISI_MACHINE:-}" state run sock bridge bip pid waited=0
+  local name="${VISI_MACHINE:-}" state run sock waited=0 starts=0
   check_name "$name"
   [ "${VISI_FARM_FAIL_CREATE:-}" = 1 ] && die "VISI_FARM_FAIL_CREATE=1: refusing to create $name"
   state="$(state_dir "$name")"; run="$(run_dir "$name")"; sock="$(socket_of "$name")"
-  bridge="vf$(machine_id "$name")"  # 14 characters: interface names are at most 15
   mkdir -p "$state" "$run"
-  if ! pid="$(daemon_pid "$name")"; then
-    [ -n "${VISI_FARM_CREATE_DELAY:-}" ] && sleep "$VISI_FARM_CREATE_DELAY"
-    if ! ip link show "$bridge" >/dev/null 2>&1; then
-      # One at a time: two creates must not pick the same /24.
-      exec 9>/run/visi-farm/.bridges.lock
-      flock 9
-      bip="$(free_bip)" || die "no free /24 in 172.29.0.0/16 for the bridge of $name"
-      ip link add name "$bridge" type bridge
-      ip addr add "$bip" dev "$bridge"
-      ip link set "$bridge" up
-      exec 9>&-
-    fi
-    log "starting dockerd for $name (log: $state/dockerd.log)"
-    # Its own session: visid kills the create program's process group.
-    setsid dockerd -H "unix://$sock" --data-root "$state/data" --exec-root "$run/exec" \
-      --pidfile "$state/docker.pid" --bridge "$bridge" --iptables=false --ip-masq=false \
-      >>"$state/dockerd.log" 2>&1 </dev/null &
-  fi
+  [ -n "${VISI_FARM_CREATE_DELAY:-}" ] && sleep "$VISI_FARM_CREATE_DELAY"
+  # A daemon of this machine that is up is reported again. One that is
+  # still going away (stopped a moment ago) is waited for, then replaced.
   until answers "$sock"; do
+    if ! daemon_pid "$name" >/dev/null; then
+      [ "$starts" -lt 3 ] || die "dockerd for $name exited at once 3 times; see $state/dockerd.log"
+      start_daemon "$name"
+      starts=$((starts + 1))
+    fi
     if [ "$waited" -ge "$((timeout * 5))" ]; then
       tail -n 5 "$state/dockerd.log" >&2 || true
       die "dockerd for $name did not answer on $sock within ${timeout}s"
@@ -116,7 +173,12 @@ cmd_create() {
     waited=$((waited + 1))
   done
   copy_images "$sock"
-  printf '{"endpoint":"unix://%s","providerID":"%s"}\n' "$sock" "$state"
+  if [ -f "$state/tcp-port" ]; then
+    printf '{"endpoint":"tcp://127.0.0.1:%s","tlsSecretPath":"%s","providerID":"%s"}\n' \
+      "$(cat "$state/tcp-port")" "$state/tls" "$state"
+  else
+    printf '{"endpoint":"unix://%s","providerID":"%s"}\n' "$sock" "$state"
+  fi
 }
 
 cmd_delete() {

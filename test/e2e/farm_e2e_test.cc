@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <map>
 #include <random>
 #include <set>
 
@@ -180,6 +181,79 @@ TEST_F(FarmE2eTest, SessionsSpreadOverRealDaemonsAndThePoolGrowsAndShrinks) {
   auto [rc, listed] = RunCommand("VISI_FARM_DIR=" + ShellQuote(farm_dir_) + " " + ShellQuote(kScript) + " list 2>&1");
   EXPECT_EQ(rc, 0) << listed;
   EXPECT_EQ(listed.find("answers"), std::string::npos) << "a daemon is still running:\n" << listed;
+}
+
+TEST_F(FarmE2eTest, AStaticPoolOfTlsEndpointsRunsSessionsAndAMachineThatStopsAnsweringIsNotReady) {
+  // Two daemons listening on tcp://127.0.0.1 with TLS client certificates,
+  // made by the script by hand, as an operator would list their hosts.
+  Json listed = Json::array();
+  std::map<std::string, Json> made;
+  for (const std::string name : {"tls-a", "tls-b"}) {
+    auto [rc, out] = RunCommand("VISI_FARM_TLS=1 VISI_MACHINE=" + name + " VISI_FARM_DIR=" + ShellQuote(farm_dir_) +
+                                " " + ShellQuote(kScript) + " create 2>/dev/null");
+    ASSERT_EQ(rc, 0) << out;
+    auto j = ParseJson(out);
+    ASSERT_TRUE(j.ok() && j->is_object()) << out;
+    ASSERT_EQ(j->value("endpoint", "").rfind("tcp://127.0.0.1:", 0), 0u) << out;
+    made[name] = *j;
+    listed.push_back({{"name", name}, {"endpoint", (*j)["endpoint"]}, {"tlsSecretPath", (*j)["tlsSecretPath"]}});
+  }
+  Json pool = {{"apiVersion", "visi.dev/v1alpha1"},
+               {"kind", "FarmPool"},
+               {"metadata", {{"name", pool_name_}}},
+               {"spec",
+                {{"provider", {{"type", "static"}, {"static", {{"machines", listed}}}}},
+                 {"machineCapacity", {{"sessions", 1}}},
+                 {"network", {{"subnetPool", subnets_}}}}}};
+  auto r = admin_->Request("POST", kApi + "/farmpools", pool.dump());
+  ASSERT_EQ(r.code, 201) << r.body;
+  ASSERT_TRUE(Poll([&] { return PoolCount("readyMachines") == 2; }, kFarmWithin)) << Dump();
+  for (const char* name : {"s1", "s2"}) CreateSession(name);
+  ASSERT_TRUE(Poll(
+      [&] {
+        return Field(Session("s1"), "status").value("phase", "") == "Running" &&
+               Field(Session("s2"), "status").value("phase", "") == "Running";
+      },
+      kFarmWithin))
+      << Dump();
+  const std::string on_a = Field(Session("s1"), "status").value("machine", "") == "tls-a" ? "s1" : "s2";
+  EXPECT_NE(Field(Session("s1"), "status").value("machine", ""), Field(Session("s2"), "status").value("machine", ""));
+  // Over TLS, the containers are on the daemon of tls-a.
+  DockerClientOptions o;
+  o.endpoint = made["tls-a"]["endpoint"];
+  const std::string tls = made["tls-a"]["tlsSecretPath"];
+  o.tls_ca_file = tls + "/ca.pem";
+  o.tls_cert_file = tls + "/cert.pem";
+  o.tls_key_file = tls + "/key.pem";
+  auto a = DockerClient::Create(o);
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  const std::string uid = Field(Session(on_a), "metadata").value("uid", "");
+  auto there = (*a)->ListContainers({{"visi.dev/session-uid", uid}});
+  ASSERT_TRUE(there.ok()) << there.status().ToString();
+  EXPECT_EQ(there->size(), 3u) << on_a << " " << uid;
+
+  // tls-a's daemon stops: the machine is NotReady and its session says so.
+  auto [rc, out] = RunCommand("kill $(cat " + ShellQuote(farm_dir_ + "/tls-a/docker.pid") + ") 2>&1");
+  ASSERT_EQ(rc, 0) << out;
+  ASSERT_TRUE(Poll([&] { return Field(GetJson(kApi + "/farmmachines/tls-a"), "status").value("phase", "") == "NotReady"; },
+                   kFarmWithin))
+      << Dump();
+  ASSERT_TRUE(Poll([&] { return ConditionOf(Session(on_a), "ContainersReady") == "MachineNotReady"; }, kFarmWithin))
+      << Session(on_a).dump(2);
+  EXPECT_EQ(ConditionOf(Session(on_a), "Ready", "status"), "False");
+  EXPECT_EQ(Field(Pool(), "status").value("phase", ""), "Degraded");
+  // It comes back (the same data root): Ready again, and so is the session.
+  auto [rc2, out2] = RunCommand("VISI_FARM_TLS=1 VISI_MACHINE=tls-a VISI_FARM_DIR=" + ShellQuote(farm_dir_) + " " +
+                                ShellQuote(kScript) + " create 2>&1");
+  ASSERT_EQ(rc2, 0) << out2;
+  ASSERT_TRUE(Poll([&] { return Field(GetJson(kApi + "/farmmachines/tls-a"), "status").value("phase", "") == "Ready"; },
+                   kFarmWithin))
+      << Dump();
+  ASSERT_TRUE(Poll([&] { return ConditionOf(Session(on_a), "Ready", "status") == "True"; }, kFarmWithin))
+      << Session(on_a).dump(2);
+  for (const char* name : {"s1", "s2"}) EXPECT_EQ(admin_->Request("DELETE", kSessions + "/" + name).code, 200);
+  EXPECT_EQ(admin_->Request("DELETE", kApi + "/farmpools/" + pool_name_).code, 200);
+  ASSERT_TRUE(Poll([&] { return GetJson(kApi + "/farmpools/" + pool_name_).empty(); }, kFarmWithin)) << Dump();
 }
 
 }  // namespace

@@ -14,8 +14,8 @@ namespace visi::testing {
 namespace {
 
 // A store whose watches can be broken on demand: every open watch ends with
-// `error`, and while `gone` is set a watch from an old revision is refused
-// with 410, as after a compaction.
+// `error`, and while `gone` is set a watch from a revision at or before the
+// break is refused with 410, as after a compaction.
 class BreakableStore : public Store {
  public:
   explicit BreakableStore(Store* inner) : inner_(inner) {}
@@ -32,7 +32,9 @@ class BreakableStore : public Store {
   }
   uint64_t CurrentRevision() override { return inner_->CurrentRevision(); }
   StatusOr<std::unique_ptr<Watcher>> Watch(const WatchOptions& o) override {
-    if (gone_ && o.resource_version && *o.resource_version < inner_->CurrentRevision()) {
+    // Compacted up to the revision current at the break: a watch from there
+    // or before is refused, however soon after the break it comes.
+    if (gone_ && o.resource_version && *o.resource_version <= compacted_) {
       return GoneError("too old resource version");
     }
     VISI_ASSIGN_OR_RETURN(auto w, inner_->Watch(o));
@@ -40,6 +42,7 @@ class BreakableStore : public Store {
     return std::unique_ptr<Watcher>(new Breakable(std::move(w), this, epoch_.load()));
   }
   void Break(bool gone) {
+    compacted_ = inner_->CurrentRevision();
     gone_ = gone;
     epoch_++;
   }
@@ -69,6 +72,7 @@ class BreakableStore : public Store {
   Store* inner_;
   std::atomic<bool> gone_{false};
   std::atomic<int> epoch_{0}, watches_{0};
+  std::atomic<uint64_t> compacted_{0};
 };
 
 struct Recorded {
