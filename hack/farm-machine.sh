@@ -16,6 +16,8 @@
 #                       (default: visi/busybox:latest visi/frontend:latest visi/spark:latest)
 #   VISI_FARM_IMAGE_SOURCE  the main daemon (default unix:///var/run/docker.sock)
 #   VISI_FARM_TIMEOUT   seconds to wait for a daemon to answer (default 60)
+#   VISI_FARM_CREATE_DELAY, VISI_FARM_FAIL_CREATE=1
+#                       test hooks: create sleeps that many seconds first, or fails
 #   VISI_FARM_TLS=1     the daemon also listens on tcp://127.0.0.1:PORT with TLS client
 #                       certificates (a CA, server and client certificate made here), and create
 #                       reports that endpoint with "tlsSecretPath" (ca.pem, cert.pem, key.pem):
@@ -60,7 +62,7 @@ daemon_pid() {
   [ -f "$pidfile" ] || return 1
   pid="$(cat "$pidfile")"
   [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "dockerd .*$(run_dir "$1")" || return 1
+  { tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null | grep -q "dockerd .*$(run_dir "$1")" || return 1
   echo "$pid"
 }
 
@@ -118,6 +120,36 @@ copy_images() {
   done
 }
 
+# What a daemon of machine NAME that died (or was killed) left running: its
+# containers' processes (by their cgroups), then its containerd and shims
+# (by the exec root on their command lines).
+kill_leftovers() {
+  local name="$1" state run id procs i
+  state="$(state_dir "$name")"; run="$(run_dir "$name")"
+  for id in $(ls "$state/data/containers" 2>/dev/null); do
+    for procs in /sys/fs/cgroup/docker/"$id"/cgroup.procs /sys/fs/cgroup/*/docker/"$id"/cgroup.procs \
+                 /sys/fs/cgroup/system.slice/docker-"$id".scope/cgroup.procs; do
+      [ -f "$procs" ] && xargs -r kill -9 <"$procs" 2>/dev/null || true
+    done
+  done
+  pkill -9 -f -- "$run/exec/" 2>/dev/null || true
+  # Else the next dockerd waits 15 s for the containerd this pid file names
+  # (a zombie not reaped yet looks alive to it).
+  rm -f "$run/exec/containerd/containerd.pid"
+  for id in $(ls "$state/data/containers" 2>/dev/null); do
+    for i in $(seq 1 25); do  # a cgroup goes once its last process has
+      local left=0 cg
+      for cg in /sys/fs/cgroup/docker/"$id" /sys/fs/cgroup/*/docker/"$id" /sys/fs/cgroup/system.slice/docker-"$id".scope; do
+        [ -d "$cg" ] || continue
+        rmdir "$cg" 2>/dev/null || left=1
+      done
+      [ "$left" = 0 ] && break
+      sleep 0.2
+    done
+  done
+  return 0
+}
+
 # Starts the machine's dockerd in the background; its pid goes to
 # launched.pid at once (dockerd writes its own pidfile only later).
 start_daemon() {
@@ -141,12 +173,16 @@ start_daemon() {
     tls_flags=(-H "tcp://127.0.0.1:$(cat "$state/tcp-port")" --tlsverify --tlscacert "$state/tls/ca.pem"
       --tlscert "$state/tls/server-cert.pem" --tlskey "$state/tls/server-key.pem")
   fi
+  # A daemon that was killed leaves its pidfile (a reused pid in it would
+  # stop the new one) and its containerd, which would hold the exec root.
+  rm -f "$state/docker.pid"
+  kill_leftovers "$name"
   log "starting dockerd for $name (log: $state/dockerd.log)"
   # Its own session: visid kills the create program's process group. (Not a
   # process group leader here, so setsid does not fork: $! is dockerd.)
   setsid dockerd -H "unix://$sock" "${tls_flags[@]}" --data-root "$state/data" --exec-root "$run/exec" \
     --pidfile "$state/docker.pid" --bridge "$bridge" --iptables=false --ip-masq=false \
-    >>"$state/dockerd.log" 2>&1 </dev/null &
+    >>"$state/dockerd.log" 2>&1 </dev/null 8>&- 9>&- &
   echo $! >"$state/launched.pid"
 }
 
@@ -156,6 +192,11 @@ cmd_create() {
   [ "${VISI_FARM_FAIL_CREATE:-}" = 1 ] && die "VISI_FARM_FAIL_CREATE=1: refusing to create $name"
   state="$(state_dir "$name")"; run="$(run_dir "$name")"; sock="$(socket_of "$name")"
   mkdir -p "$state" "$run"
+  touch "$state/.visi-farm-machine"  # what delete-all looks for
+  # One create per machine at a time: a create left running by a visid that
+  # was killed, and the one its successor runs, start one daemon between them.
+  exec 8>"$state/.create.lock"
+  flock 8
   [ -n "${VISI_FARM_CREATE_DELAY:-}" ] && sleep "$VISI_FARM_CREATE_DELAY"
   # A daemon of this machine that is up is reported again. One that is
   # still going away (stopped a moment ago) is waited for, then replaced.
@@ -199,12 +240,13 @@ cmd_delete() {
     done
     kill -0 "$pid" 2>/dev/null && kill -9 "$pid" 2>/dev/null || true
   fi
-  # Mounts a killed daemon left behind, deepest first.
-  local mounts
-  mounts="$(findmnt -rn -o TARGET 2>/dev/null | grep -E "^($state|$run)/" | sort -r || true)"
-  for m in $mounts; do umount -l "$m" 2>/dev/null || true; done
+  kill_leftovers "$name"
+  # Mounts it left behind, deepest first.
+  findmnt -rn -o TARGET 2>/dev/null | grep -E "^($state|$run)/" | sort -r | while IFS= read -r m; do
+    umount -l "$m" 2>/dev/null || true
+  done || true
   ip link del "vf$(machine_id "$name")" 2>/dev/null || true
-  rm -rf "$state" "$run"
+  rm -rf --one-file-system "$state" "$run"
 }
 
 cmd_list() {
@@ -223,7 +265,9 @@ cmd_delete_all() {
   local dir
   [ -d "$farm_dir" ] || return 0
   for dir in "$farm_dir"/*/; do
-    [ -d "$dir" ] || continue
+    # Only what create made: VISI_FARM_DIR may hold other things.
+    [ -f "$dir/.visi-farm-machine" ] || continue
+    [[ "$(basename "$dir")" =~ ^[a-z0-9]([-a-z0-9]*[a-z0-9])?$ ]] || { log "skipping $dir: not a machine name"; continue; }
     VISI_MACHINE="$(basename "$dir")" cmd_delete
   done
 }

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <random>
@@ -254,6 +255,51 @@ TEST_F(FarmE2eTest, AStaticPoolOfTlsEndpointsRunsSessionsAndAMachineThatStopsAns
   for (const char* name : {"s1", "s2"}) EXPECT_EQ(admin_->Request("DELETE", kSessions + "/" + name).code, 200);
   EXPECT_EQ(admin_->Request("DELETE", kApi + "/farmpools/" + pool_name_).code, 200);
   ASSERT_TRUE(Poll([&] { return GetJson(kApi + "/farmpools/" + pool_name_).empty(); }, kFarmWithin)) << Dump();
+}
+
+TEST_F(FarmE2eTest, VisidKilledWhileAMachineIsCreatedMakesOneMachineAndLeaksNothing) {
+  // The create program takes 3 s before it starts the daemon; visid is
+  // killed meanwhile. The orphaned create goes on; the next visid runs
+  // create again for the same machine: one daemon between them.
+  visid_.Stop();
+  visid_.SetEnv("VISI_FARM_CREATE_DELAY", "3");
+  ASSERT_TRUE(visid_.Start({"--controllers", "*,-visiroute", "--instance", instance_, "--session-resync", "500ms",
+                            "--machine-heartbeat", "500ms", "--docker-host", "unix:///var/run/docker.sock"}))
+      << Log();
+  admin_ = std::make_unique<ApiClient>(visid_.AdminConfig());
+  Json pool = {{"apiVersion", "visi.dev/v1alpha1"},
+               {"kind", "FarmPool"},
+               {"metadata", {{"name", pool_name_}}},
+               {"spec",
+                {{"provider",
+                  {{"type", "exec"}, {"exec", {{"create", {kScript, "create"}}, {"delete", {kScript, "delete"}}}}}},
+                 {"idlePool", {{"minIdle", 1}, {"maxIdle", 1}}},
+                 {"maxMachines", 2},
+                 {"network", {{"subnetPool", subnets_}}}}}};
+  ASSERT_EQ(admin_->Request("POST", kApi + "/farmpools", pool.dump()).code, 201);
+  ASSERT_TRUE(Poll([&] {
+    auto ms = Machines();
+    return ms.size() == 1 && Field(ms.front(), "status").value("message", "").find("running the create program") == 0;
+  }, kFarmWithin)) << Dump();
+  visid_.Kill();
+  ASSERT_TRUE(visid_.Start({"--controllers", "*,-visiroute", "--instance", instance_, "--session-resync", "500ms",
+                            "--machine-heartbeat", "500ms", "--docker-host", "unix:///var/run/docker.sock"}))
+      << Log();
+  admin_ = std::make_unique<ApiClient>(visid_.AdminConfig());
+  ASSERT_TRUE(Poll([&] { return PoolCount("readyMachines") == 1; }, kFarmWithin)) << Dump();
+  EXPECT_EQ(Machines().size(), 1u) << Dump();
+  const std::string machine = Field(Field(Machines().front(), "metadata"), "name").dump();
+  // One daemon on this host for the pool, not two ("[d]": not pgrep's own shell).
+  auto [rc, listed] = RunCommand("VISI_FARM_DIR=" + ShellQuote(farm_dir_) + " " + ShellQuote(kScript) + " list 2>&1");
+  ASSERT_EQ(rc, 0) << listed;
+  EXPECT_EQ(std::count(listed.begin(), listed.end(), '\n'), 1) << listed;
+  auto [prc, daemons] = RunCommand("pgrep -fc " + ShellQuote("[d]ockerd .*--data-root " + farm_dir_ + "/"));
+  EXPECT_EQ(daemons, "1\n") << machine;
+  // And the pool's deletion stops it.
+  EXPECT_EQ(admin_->Request("DELETE", kApi + "/farmpools/" + pool_name_).code, 200);
+  ASSERT_TRUE(Poll([&] { return GetJson(kApi + "/farmpools/" + pool_name_).empty(); }, kFarmWithin)) << Dump();
+  auto [prc2, after] = RunCommand("pgrep -fc " + ShellQuote("[d]ockerd .*--data-root " + farm_dir_ + "/"));
+  EXPECT_EQ(after, "0\n");
 }
 
 }  // namespace
