@@ -240,7 +240,13 @@ Status SessionReconciler::CleanUpEarlierIncarnations(const std::string& ns, cons
   for (const auto& claim : stale) {
     const std::string uid = claim->spec.value("sessionUID", "");
     if (uid == live_uid) continue;
-    ContainerRuntime* rt = runtime_(opts_.machine);
+    // Where its network and containers went; a FarmMachine that is gone took them along.
+    const std::string machine = StatusString(claim->spec, "machine");
+    if (!machine.empty() && machine != opts_.machine && !machines_->Get("", machine)) {
+      VISI_RETURN_IF_ERROR(subnets_->Release(uid));
+      continue;
+    }
+    ContainerRuntime* rt = runtime_(machine.empty() ? opts_.machine : machine);
     const Labels sel = Selector(uid, opts_.instance);
     ObservedSession left;
     VISI_ASSIGN_OR_RETURN(left.containers, rt->ListContainers(sel));
@@ -378,7 +384,7 @@ ReconcileResult SessionReconciler::Reconcile(const std::string& key) {
       auto c = ParseCidr(n.subnet, "network");
       if (c.ok()) taken.push_back(*c);
     }
-    auto got = subnets_->Ensure(id, spec->pool, *range, prefix, taken);
+    auto got = subnets_->Ensure(id, spec->pool, *range, prefix, taken, obs.machine);
     if (!got.ok()) {
       if (got.status().code() == Code::kUnavailable) {
         return Blocked(p, "SubnetsExhausted", got.status().message(), opts_.resync, "NetworkReady");

@@ -100,7 +100,8 @@ class SessionReconciler {
                         const std::string& message);
   // Removes what earlier objects of this name left (their SubnetClaims name
   // them): a session deleted while no visid ran, its finalizer stripped by
-  // hand. Everything labelled with their uid goes, then the claim.
+  // hand. Everything labelled with their uid on the machine the claim names
+  // goes, then the claim.
   Status CleanUpEarlierIncarnations(const std::string& ns, const std::string& name, const std::string& cached_uid);
   // Writes `status` through the status subresource when it changed; the
   // object as stored after that goes to `written` (when given).

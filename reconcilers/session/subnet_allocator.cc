@@ -42,7 +42,8 @@ StatusOr<std::optional<std::string>> SubnetAllocator::Held(const std::string& se
 }
 
 StatusOr<std::string> SubnetAllocator::Ensure(const SessionIdentity& session, const std::string& pool,
-                                              const Cidr& range, int prefix, const std::vector<Cidr>& taken) {
+                                              const Cidr& range, int prefix, const std::vector<Cidr>& taken,
+                                              const std::string& machine) {
   VISI_ASSIGN_OR_RETURN(auto held, Held(session.uid));
   if (held) return *held;
   if (prefix < range.prefix || prefix > 30) {
@@ -74,6 +75,7 @@ StatusOr<std::string> SubnetAllocator::Ensure(const SessionIdentity& session, co
                   {"sessionUID", session.uid},
                   {"sessionNamespace", session.namespace_},
                   {"sessionName", session.name}};
+    if (!machine.empty()) claim.spec["machine"] = machine;
     auto created = store_->Create(claim);
     if (created.ok()) return subnet;
     if (created.status().code() != Code::kAlreadyExists) return created.status();

@@ -30,9 +30,10 @@ class SubnetAllocator {
   // The subnet the session holds, claiming a free one of `range` split into
   // /`prefix` when it holds none. Subnets overlapping `taken` (networks on the
   // host that Visi did not make) are skipped. kUnavailable when the range is
-  // exhausted ("no free /24 in 10.200.0.0/16: 256 claimed").
+  // exhausted ("no free /24 in 10.200.0.0/16: 256 claimed"). The claim
+  // records `machine`, where the session's network goes.
   StatusOr<std::string> Ensure(const SessionIdentity& session, const std::string& pool, const Cidr& range,
-                               int prefix, const std::vector<Cidr>& taken);
+                               int prefix, const std::vector<Cidr>& taken, const std::string& machine = "");
 
   // The subnet the session holds, if any (the store, not the cache).
   StatusOr<std::optional<std::string>> Held(const std::string& session_uid);

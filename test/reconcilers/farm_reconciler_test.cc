@@ -42,6 +42,15 @@ class FarmReconcilerTest : public ::testing::Test {
  protected:
   void SetUp() override {
     Twin(kLocal);
+    StartVisid();
+  }
+  // A (re)started visid: a new manager and reconcilers over the same store
+  // and twins. REQUIRES: any earlier manager stopped.
+  void StartVisid() {
+    gc_.reset();
+    machine_reconciler_.reset();
+    pools_.reset();
+    sessions_.reset();
     ManagerOptions mo;
     mo.leader_election = false;
     manager_ = std::make_unique<Manager>(store_.get(), mo);
@@ -375,6 +384,37 @@ TEST_F(FarmReconcilerTest, AFailingCreateIsRetriedWithBackoffAndBadOutputFailsTh
   EXPECT_EQ(Reason(bad, "Ready"), "CreateFailed");
   EXPECT_NE(StatusString(bad->status, "message").find("JSON"), std::string::npos) << bad->status.dump();
   ASSERT_TRUE(Eventually([&] { return Get("FarmPool", "", "bad")->status.value("phase", "") == "Degraded"; }));
+}
+
+TEST_F(FarmReconcilerTest, LeftoversOfASessionDeletedBehindVisidsBackAreRemovedFromItsMachine) {
+  Object p = Pool("st");
+  Json machine = {{"name", "far"}, {"endpoint", "unix:///fake/far.sock"}};
+  Json provider = {{"type", "static"}, {"static", {{"machines", Json::array({machine})}}}};
+  p.spec = {{"provider", provider}, {"network", {{"subnetPool", "10.204.0.0/20"}}}};
+  FakeContainerRuntime* far = Twin("unix:///fake/far.sock");
+  ASSERT_TRUE(store_->Create(p).ok());
+  ApplySession("gone", "st");
+  ASSERT_TRUE(Eventually([&] { return SessionPhase("gone") == "Running"; }));
+  ASSERT_EQ(MachineOf("gone"), "far");
+  ASSERT_EQ(far->ListContainers({}).value().size(), 2u);
+  // visid is down; the session is deleted with its finalizer stripped by hand.
+  manager_->Stop();
+  auto stripped = MutateWithRetry(store_.get(), "VisiSession", "alice", "gone", [](Object* o) {
+    o->metadata.finalizers.clear();
+    return true;
+  });
+  ASSERT_TRUE(stripped.ok());
+  ASSERT_TRUE(DeleteSession("gone").ok());
+  ASSERT_EQ(GetSession("gone"), nullptr);
+  // A new session of the same name brings the leftovers to light: they go
+  // from the machine the claim names.
+  StartVisid();
+  ApplySession("gone", "st");
+  ASSERT_TRUE(Eventually([&] { return SessionPhase("gone") == "Running"; }));
+  const std::string uid = GetSession("gone")->metadata.uid;
+  // Only the new session's two containers are on the machine.
+  EXPECT_TRUE(Eventually([&] { return far->ListContainers({}).value().size() == 2u; }));
+  EXPECT_EQ(far->ListContainers({{"visi.dev/session-uid", uid}}).value().size(), 2u);
 }
 
 }  // namespace
