@@ -48,6 +48,7 @@
 #include "controller/api/scheme.h"
 #include "controller/drivers/docker/docker_client.h"
 #include "reconcilers/session/cidr.h"
+#include "test/bench/bench_budget.h"
 #include "test/bench/plain_tar_session.h"
 #include "test/bench/state_fill.h"
 #include "test/bench/suspend_visi_side.h"
@@ -60,9 +61,6 @@ constexpr double kTarget = 0.8;
 constexpr int64_t kMiB = int64_t{1} << 20;
 constexpr auto kStepLimit = std::chrono::seconds(300);  // one suspend or resume
 
-Steady::time_point g_deadline;
-volatile std::sig_atomic_t g_interrupted = 0;
-bool Interrupted() { return g_interrupted != 0; }
 bool OutOfTime() { return Interrupted() || Steady::now() >= g_deadline; }
 // A step may run past the budget (it is never cut short), not past this.
 Steady::time_point StepLimit(std::chrono::seconds limit) { return Steady::now() + limit; }
@@ -441,8 +439,6 @@ void SuspendBench::Report() const {
   }
 }
 
-void OnSignal(int) { g_interrupted = 1; }
-
 int Main(int argc, char** argv) {
   std::vector<int64_t> sizes = {kMiB, 100 * kMiB, 1024 * kMiB};
   int reps = 3, budget_s = 450;
@@ -476,11 +472,7 @@ int Main(int argc, char** argv) {
       return 2;
     }
   }
-  g_deadline = Steady::now() + std::chrono::seconds(budget_s);
-  struct sigaction sa {};
-  sa.sa_handler = OnSignal;
-  for (int sig : {SIGINT, SIGTERM, SIGHUP}) ::sigaction(sig, &sa, nullptr);
-  std::signal(SIGPIPE, SIG_IGN);
+  StartBudget(budget_s);
 
   SuspendBench bench(instance, reps, baseline_only, work_dir);
   if (!bench.Setup()) return 1;

@@ -41,12 +41,6 @@ inline bool Poll(const std::function<bool()>& done, std::chrono::milliseconds li
   return done();
 }
 
-inline std::string ShellQuote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
 // j[key] when it is there, else an empty object (never null: value() on
 // null throws).
 inline Json Field(const Json& j, const std::string& key) {

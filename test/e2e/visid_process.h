@@ -23,6 +23,13 @@ extern char** environ;
 
 namespace visi::testing {
 
+// `s` quoted for a POSIX shell.
+inline std::string ShellQuote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
 // Runs a shell command; returns its exit code and its output (stdout and
 // stderr together, when the command redirects them so).
 inline std::pair<int, std::string> RunCommand(const std::string& cmd) {
