@@ -61,6 +61,7 @@ std::string Billion() {
 TEST_F(ManifestBadInputTest, EachIsRefusedClearlyAndNothingChanges) {
   const std::string session_head =
       "apiVersion: visi.dev/v1alpha1\nkind: VisiSession\nmetadata:\n  name: notebook\n  namespace: alice\n";
+  const std::string pool_head = "apiVersion: visi.dev/v1alpha1\nkind: FarmPool\nmetadata: {name: default}\n";
   struct Case {
     std::string name, text;
     Code code;
@@ -90,6 +91,31 @@ TEST_F(ManifestBadInputTest, EachIsRefusedClearlyAndNothingChanges) {
       {"scalar document", "42\n", Code::kInvalid, "mapping"},
       {"duplicate key", session_head + "spec: {user: alice}\nspec: {user: bob}\n", Code::kBadRequest,
        "duplicate key \"spec\""},
+      // FarmPools and FarmMachines (docs/farm.md).
+      {"pool: unknown provider", pool_head + "spec: {provider: {type: cloud}}\n", Code::kInvalid,
+       "spec.provider.type"},
+      {"pool: exec without delete", pool_head + "spec: {provider: {type: exec, exec: {create: [/bin/mk]}}}\n",
+       Code::kInvalid, "spec.provider.exec.delete"},
+      {"pool: exec with an empty argv", pool_head + "spec: {provider: {type: exec, exec: {create: [], delete: [x]}}}\n",
+       Code::kInvalid, "spec.provider.exec.create"},
+      {"pool: exec timeout 0", pool_head + "spec: {provider: {type: exec, exec: {create: [a], delete: [b], timeoutSeconds: 0}}}\n",
+       Code::kInvalid, "spec.provider.exec.timeoutSeconds"},
+      {"pool: static endpoint not unix or tcp",
+       pool_head + "spec: {provider: {type: static, static: {machines: [{name: m1, endpoint: 'http://h:2375'}]}}}\n",
+       Code::kInvalid, "spec.provider.static.machines[0].endpoint"},
+      {"pool: static machine name", pool_head + "spec: {provider: {type: static, static: {machines: [{name: '../m', endpoint: 'unix:///x'}]}}}\n",
+       Code::kInvalid, "spec.provider.static.machines[0].name"},
+      {"pool: capacity not a quantity", pool_head + "spec: {machineCapacity: {memory: lots}}\n", Code::kInvalid,
+       "spec.machineCapacity.memory"},
+      {"pool: negative minIdle", pool_head + "spec: {idlePool: {minIdle: -1}}\n", Code::kInvalid,
+       "spec.idlePool.minIdle"},
+      {"pool: maxMachines 0", pool_head + "spec: {maxMachines: 0}\n", Code::kInvalid, "spec.maxMachines"},
+      {"pool: subnet pool not a CIDR", pool_head + "spec: {network: {subnetPool: 10.0.0.0/33}}\n", Code::kInvalid,
+       "spec.network.subnetPool"},
+      {"machine: no pool", "apiVersion: visi.dev/v1alpha1\nkind: FarmMachine\nmetadata: {name: m1}\nspec: {endpoint: 'unix:///x'}\n",
+       Code::kInvalid, "spec.pool"},
+      {"machine: bad endpoint", "apiVersion: visi.dev/v1alpha1\nkind: FarmMachine\nmetadata: {name: m1}\nspec: {pool: p, endpoint: 'ftp://x'}\n",
+       Code::kInvalid, "spec.endpoint"},
   };
   // Over 1.5 MiB, every field within its schema bound.
   std::string big = session_head + "spec:\n  user: alice\n  env:\n";
