@@ -6,6 +6,7 @@
 #include "controller/runtime/conditions.h"
 #include "controller/runtime/event_recorder.h"
 #include "controller/runtime/ownership.h"
+#include "reconcilers/farm/farm_metrics.h"
 #include "reconcilers/farm/farm_objects.h"
 
 namespace visi {
@@ -22,7 +23,7 @@ ExecMachine CreatedOf(const Object& m) {
 }  // namespace
 
 MachineReconciler::MachineReconciler(Manager* manager, RuntimeForMachine runtime, MachineReconcilerOptions opts)
-    : manager_(manager), runtime_(std::move(runtime)), opts_(opts) {
+    : manager_(manager), runtime_(std::move(runtime)), opts_(opts), metrics_(std::make_unique<FarmMetrics>()) {
   machines_ = manager_->InformerFor("FarmMachine");
   pools_ = manager_->InformerFor("FarmPool");
   sessions_ = manager_->InformerFor("VisiSession");
@@ -40,6 +41,10 @@ MachineReconciler::MachineReconciler(Manager* manager, RuntimeForMachine runtime
     return keys;
   });
 }
+
+MachineReconciler::~MachineReconciler() = default;
+
+std::string MachineReconciler::RenderMetrics() const { return metrics_->Render(*pools_, *machines_); }
 
 std::vector<std::string> MachineReconciler::SessionsOn(const std::string& machine) const {
   std::vector<std::string> out;
@@ -172,6 +177,7 @@ ReconcileResult MachineReconciler::Provision(ObjectPtr m, const ObjectPtr& pool)
   run.timeout = std::chrono::seconds(spec.exec_timeout_seconds);
   run.env = ExecCreateEnv(pool->metadata.name, name);
   auto created = ExecCreate(run);
+  metrics_->CountExec(pool->metadata.name, "create", created.ok());
   if (created.ok()) {
     auto w = MutateWithRetry(manager_->store(), "FarmMachine", "", name, [&](Object* o) {
       if (!StringField(o->spec, "endpoint").empty()) return false;
@@ -252,7 +258,9 @@ ReconcileResult MachineReconciler::Teardown(ObjectPtr m, const ObjectPtr& pool) 
     run.argv = spec->exec_delete;
     run.timeout = std::chrono::seconds(spec->exec_timeout_seconds);
     run.env = ExecDeleteEnv(pool->metadata.name, name, CreatedOf(*m));
-    if (Status e = ExecDelete(run); !e.ok()) {
+    const Status e = ExecDelete(run);
+    metrics_->CountExec(pool->metadata.name, "delete", e.ok());
+    if (!e.ok()) {
       const auto after = Backoff(name);
       st["message"] = "delete failed, retrying in " + Seconds(after) + ": " + e.message();
       SetCondition(&st, {"Ready", "False", "DeleteFailed", StringField(st, "message"), m->metadata.generation}, now);

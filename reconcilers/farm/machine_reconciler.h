@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -35,15 +36,20 @@ struct MachineReconcilerOptions {
 //  - deletion (finalizer visi.dev/machine-teardown): Draining while any
 //    session is on it (read from the store, not a cache), then Terminating:
 //    the exec provider's delete program, retried with back-off.
+class FarmMetrics;
+
 class MachineReconciler {
  public:
   static constexpr char kFinalizer[] = "visi.dev/machine-teardown";
 
   // `runtime`: each machine's Docker host (MachineRuntimes in visid).
   MachineReconciler(Manager* manager, RuntimeForMachine runtime, MachineReconcilerOptions opts);
+  ~MachineReconciler();
 
   ReconcileResult Reconcile(const std::string& key);
   Controller* controller() { return controller_; }
+  // The farm's metrics (farm_metrics.h).
+  std::string RenderMetrics() const;
 
  private:
   ReconcileResult Provision(ObjectPtr machine, const ObjectPtr& pool);
@@ -63,6 +69,7 @@ class MachineReconciler {
   Informer* pools_ = nullptr;
   Informer* sessions_ = nullptr;
   Controller* controller_ = nullptr;
+  std::unique_ptr<FarmMetrics> metrics_;
   struct Attempts {
     int failures = 0;
     TimePoint next;

@@ -132,6 +132,14 @@ TEST_F(FarmE2eTest, SessionsSpreadOverRealDaemonsAndThePoolGrowsAndShrinks) {
       << Dump();
   EXPECT_LE(most, 4) << "never more than maxMachines";
   EXPECT_EQ(PoolCount("machines"), 4) << Dump();
+  // And in visid's /metrics.
+  const std::string metrics = admin_->Request("GET", "/metrics").body;
+  EXPECT_NE(metrics.find("visi_farmpool_machines{pool=\"" + pool_name_ + "\",state=\"in_use\"} 3\n"),
+            std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("visi_farm_exec_runs_total{pool=\"" + pool_name_ + "\",program=\"create\",result=\"ok\"} 4\n"),
+            std::string::npos)
+      << metrics;
 
   // Three machines, three daemons: each session's containers are on the
   // daemon of its machine, and none on the main one.

@@ -186,6 +186,13 @@ TEST_F(FarmReconcilerTest, ThePoolKeepsOneIdleMachineAsSessionsArriveWithoutOver
   EXPECT_EQ(PoolStatusInt("farm", "machines"), 4);
   EXPECT_EQ(PoolStatusInt("farm", "sessions"), 3);
   EXPECT_EQ(Reason(Get("FarmPool", "", "farm"), "ScalingDecision"), "Steady");
+  // The same in the metrics.
+  ASSERT_TRUE(Eventually([&] {
+    const std::string m = machine_reconciler_->RenderMetrics();
+    return m.find("visi_farmpool_machines{pool=\"farm\",state=\"in_use\"} 3\n") != std::string::npos &&
+           m.find("visi_farmpool_machines{pool=\"farm\",state=\"idle\"} 1\n") != std::string::npos;
+  })) << machine_reconciler_->RenderMetrics();
+  EXPECT_NE(machine_reconciler_->RenderMetrics().find("visi_farmpool_sessions{pool=\"farm\"} 3\n"), std::string::npos);
   // Each machine lists its session.
   for (const auto& m : Machines()) {
     const int count = m->status.value("sessionCount", -1);
@@ -349,6 +356,13 @@ TEST_F(FarmReconcilerTest, ExecCreateAndDeleteRunTheOperatorsPrograms) {
   std::string line;
   ASSERT_TRUE(std::getline(in, line));
   EXPECT_EQ(line, "ex-0 id-ex-0 unix:///fake/ex-0.sock");
+  const std::string metrics = machine_reconciler_->RenderMetrics();
+  EXPECT_NE(metrics.find("visi_farm_exec_runs_total{pool=\"ex\",program=\"create\",result=\"ok\"} 1\n"),
+            std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("visi_farm_exec_runs_total{pool=\"ex\",program=\"delete\",result=\"ok\"} 1\n"),
+            std::string::npos)
+      << metrics;
   std::remove(marker.c_str());
 }
 
@@ -372,6 +386,10 @@ TEST_F(FarmReconcilerTest, AFailingCreateIsRetriedWithBackoffAndBadOutputFailsTh
   int runs = 0;
   for (std::string l; std::getline(in, l);) ++runs;
   EXPECT_EQ(runs, 3);
+  EXPECT_NE(machine_reconciler_->RenderMetrics().find(
+                "visi_farm_exec_runs_total{pool=\"retry\",program=\"create\",result=\"error\"} 2\n"),
+            std::string::npos)
+      << machine_reconciler_->RenderMetrics();
   std::remove(count.c_str());
 
   // Output that is not the contract's JSON: Failed, not retried.

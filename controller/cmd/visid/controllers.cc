@@ -56,6 +56,8 @@ StatusOr<std::unique_ptr<VisidControllers>> VisidControllers::Create(Store* stor
   return c;
 }
 
+std::string VisidControllers::RenderFarmMetrics() const { return machines_ ? machines_->RenderMetrics() : ""; }
+
 VisidControllers::~VisidControllers() {
   if (manager_) manager_->Stop();
   router_.reset();  // before the manager its reconciler was added to

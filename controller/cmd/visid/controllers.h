@@ -46,6 +46,8 @@ class VisidControllers {
 
   Manager* manager() { return manager_.get(); }
   VisidRouter* router() { return router_.get(); }  // null without the route controller
+  // The farm's metrics; "" without the farm controllers.
+  std::string RenderFarmMetrics() const;
   void Start() { manager_->Start(); }
   // Running reconciles finish; a held lease is released.
   void Stop() { manager_->Stop(); }

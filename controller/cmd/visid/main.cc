@@ -482,6 +482,7 @@ int main(int argc, char** argv) {
   visi::Metrics metrics;
   if (controllers) {
     metrics.AddCollector([m = controllers->manager()] { return m->RenderMetrics(); });
+    metrics.AddCollector([c = controllers.get()] { return c->RenderFarmMetrics(); });
   }
   metrics.AddCollector([] {
     auto totals = visi::ConnectionGuardTotals();
