@@ -105,6 +105,13 @@ ReconcileResult MachineReconciler::Reconcile(const std::string& key) {
   st["observedGeneration"] = gen;
 
   if (StringField(m->spec, "endpoint").empty()) {
+    // The cache may be behind the create this reconciler just recorded: ask
+    // the store before running the operator's program again.
+    auto fresh = manager_->store()->Get("FarmMachine", "", m->metadata.name);
+    if (!fresh.ok()) return ReconcileResult::Error(fresh.status());
+    if (!StringField((*fresh)->spec, "endpoint").empty()) return ReconcileResult::Done();  // its update brings it back
+  }
+  if (StringField(m->spec, "endpoint").empty()) {
     auto spec = pool ? ParsePoolSpec(*pool) : StatusOr<PoolSpec>(NotFoundError("pool " + pool_name + " does not exist"));
     if (spec.ok() && spec->provider == "exec") return Provision(m, pool);
     st["phase"] = "Provisioning";
