@@ -99,11 +99,15 @@ make_pki() {
   )
 }
 
-# A free TCP port on 127.0.0.1, from 23000 up.
+# A free TCP port on 127.0.0.1, from 23000 up, claimed for the machine
+# (/run/visi-farm/ports/PORT, released by delete): a daemon just started may
+# not listen yet when the next create looks.
 free_port() {
   local port
+  mkdir -p /run/visi-farm/ports
   for port in $(seq 23000 23999); do
-    ss -ltnH "sport = :$port" 2>/dev/null | grep -q . || { echo "$port"; return 0; }
+    ss -ltnH "sport = :$port" 2>/dev/null | grep -q . && continue
+    mkdir "/run/visi-farm/ports/$port" 2>/dev/null && { echo "$port"; return 0; }
   done
   return 1
 }
@@ -156,20 +160,22 @@ start_daemon() {
   local name="$1" state run sock bridge bip
   state="$(state_dir "$name")"; run="$(run_dir "$name")"; sock="$(socket_of "$name")"
   bridge="vf$(machine_id "$name")"  # 14 characters: interface names are at most 15
+  # One machine at a time picks a /24 and a port: two must not pick the same.
+  exec 9>/run/visi-farm/.bridges.lock
+  flock 9
   if ! ip link show "$bridge" >/dev/null 2>&1; then
-    # One at a time: two creates must not pick the same /24.
-    exec 9>/run/visi-farm/.bridges.lock
-    flock 9
     bip="$(free_bip)" || die "no free /24 in 172.29.0.0/16 for the bridge of $name"
     ip link add name "$bridge" type bridge
     ip addr add "$bip" dev "$bridge"
     ip link set "$bridge" up
-    exec 9>&-
   fi
-  local tls_flags=()
+  local tls_flags=() port
   if [ "${VISI_FARM_TLS:-}" = 1 ]; then
     make_pki "$state/tls"
-    [ -f "$state/tcp-port" ] || free_port >"$state/tcp-port" || die "no free TCP port in 23000-23999"
+    if [ ! -s "$state/tcp-port" ]; then
+      port="$(free_port)" || die "no free TCP port in 23000-23999"
+      echo "$port" >"$state/tcp-port.tmp" && mv "$state/tcp-port.tmp" "$state/tcp-port"
+    fi
     tls_flags=(-H "tcp://127.0.0.1:$(cat "$state/tcp-port")" --tlsverify --tlscacert "$state/tls/ca.pem"
       --tlscert "$state/tls/server-cert.pem" --tlskey "$state/tls/server-key.pem")
   fi
@@ -184,6 +190,7 @@ start_daemon() {
     --pidfile "$state/docker.pid" --bridge "$bridge" --iptables=false --ip-masq=false \
     >>"$state/dockerd.log" 2>&1 </dev/null 8>&- 9>&- &
   echo $! >"$state/launched.pid"
+  exec 9>&-
 }
 
 cmd_create() {
@@ -191,12 +198,15 @@ cmd_create() {
   check_name "$name"
   [ "${VISI_FARM_FAIL_CREATE:-}" = 1 ] && die "VISI_FARM_FAIL_CREATE=1: refusing to create $name"
   state="$(state_dir "$name")"; run="$(run_dir "$name")"; sock="$(socket_of "$name")"
+  # One create or delete per machine at a time: a create left running by a
+  # visid that was killed, and the create or delete its successor runs, do
+  # not start or leave a daemon behind each other's back. The lock file
+  # outlives the machine's state (delete removes that).
+  mkdir -p /run/visi-farm
+  exec 8>"/run/visi-farm/$(machine_id "$name").lock"
+  flock 8
   mkdir -p "$state" "$run"
   touch "$state/.visi-farm-machine"  # what delete-all looks for
-  # One create per machine at a time: a create left running by a visid that
-  # was killed, and the one its successor runs, start one daemon between them.
-  exec 8>"$state/.create.lock"
-  flock 8
   [ -n "${VISI_FARM_CREATE_DELAY:-}" ] && sleep "$VISI_FARM_CREATE_DELAY"
   # A daemon of this machine that is up is reported again. One that is
   # still going away (stopped a moment ago) is waited for, then replaced.
@@ -225,6 +235,9 @@ cmd_create() {
 cmd_delete() {
   local name="${VISI_MACHINE:-}" state run sock pid ids i m
   check_name "$name"
+  mkdir -p /run/visi-farm
+  exec 8>"/run/visi-farm/$(machine_id "$name").lock"
+  flock 8
   state="$(state_dir "$name")"; run="$(run_dir "$name")"; sock="$(socket_of "$name")"
   if answers "$sock"; then
     ids="$(docker -H "unix://$sock" ps -aq)"
@@ -246,6 +259,7 @@ cmd_delete() {
     umount -l "$m" 2>/dev/null || true
   done || true
   ip link del "vf$(machine_id "$name")" 2>/dev/null || true
+  [ -s "$state/tcp-port" ] && rmdir "/run/visi-farm/ports/$(cat "$state/tcp-port")" 2>/dev/null || true
   rm -rf --one-file-system "$state" "$run"
 }
 

@@ -3,11 +3,19 @@
 #include "controller/base/utf8.h"
 
 namespace visi {
+namespace {
+
+// c[key] when it is a string, else "" (conditions written by hand may hold anything).
+std::string Text(const Json& c, const char* key) {
+  return c.is_object() && c.contains(key) && c[key].is_string() ? c[key].get<std::string>() : "";
+}
+
+}  // namespace
 
 const Json* FindCondition(const Json& status, const std::string& type) {
   if (!status.is_object() || !status.contains("conditions") || !status["conditions"].is_array()) return nullptr;
   for (const auto& c : status["conditions"]) {
-    if (c.is_object() && c.value("type", "") == type) return &c;
+    if (Text(c, "type") == type) return &c;
   }
   return nullptr;
 }
@@ -21,8 +29,8 @@ bool SetCondition(Json* status, const Condition& c, TimePoint now) {
   if (!c.message.empty()) next["message"] = CleanUtf8(c.message, 4096);
   if (c.observed_generation > 0) next["observedGeneration"] = c.observed_generation;
   for (auto& cur : list) {
-    if (!cur.is_object() || cur.value("type", "") != c.type) continue;
-    bool transition = cur.value("status", "") != c.status;
+    if (Text(cur, "type") != c.type) continue;
+    bool transition = Text(cur, "status") != c.status;
     next["lastTransitionTime"] = transition || !cur.contains("lastTransitionTime")
                                      ? Json(FormatRfc3339(now))
                                      : cur["lastTransitionTime"];

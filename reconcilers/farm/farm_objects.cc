@@ -1,5 +1,7 @@
 #include "reconcilers/farm/farm_objects.h"
 
+#include <algorithm>
+
 #include "controller/api/quantity.h"
 #include "controller/base/clock.h"
 #include "controller/base/sha256.h"
@@ -117,6 +119,8 @@ PoolMachine PoolMachineOf(const Object& m) {
   p.phase = MachinePhase(m);
   if (m.metadata.deletion_timestamp && p.phase != "Terminating") p.phase = "Draining";
   if (p.phase.empty()) p.phase = "Provisioning";
+  // Cordoned by hand: no session can be placed there, so it is no idle machine.
+  if (p.phase == "Ready" && MachineViewOf(m).unschedulable) p.phase = "Unschedulable";
   p.sessions = MachineSessionCount(m);
   if (auto since = ParseRfc3339(Str(m.status, "idleSince")); since && p.sessions == 0) p.idle_since = since;
   return p;
@@ -137,7 +141,20 @@ Object NewMachine(const Object& pool, const PoolSpec& spec, const std::string& n
   if (pool.metadata.name.size() <= 63) o.metadata.labels[kMachinePoolLabel] = pool.metadata.name;
   o.metadata.owner_references.push_back(OwnerRefTo(pool, /*controller=*/true));
   o.spec = {{"pool", pool.metadata.name}, {"capacity", spec.capacity}};
+  if (spec.provider == "exec") {
+    o.metadata.annotations[kExecDeleteAnnotation] =
+        Json{{"argv", spec.exec_delete}, {"timeoutSeconds", spec.exec_timeout_seconds}}.dump();
+  }
   return o;
+}
+
+RecordedDelete RecordedDeleteOf(const Object& machine) {
+  RecordedDelete out;
+  auto it = machine.metadata.annotations.find(kExecDeleteAnnotation);
+  if (it == machine.metadata.annotations.end()) return out;
+  const Json j = Json::parse(it->second, nullptr, /*allow_exceptions=*/false);
+  out.argv = Strings(Field(j, "argv"));
+  out.timeout_seconds = std::max(1, Int(j, "timeoutSeconds", 300));
 }
 
 }  // namespace visi

@@ -12,6 +12,17 @@ namespace visi {
 
 // The label every FarmMachine of a pool carries: the pool's name.
 inline constexpr char kMachinePoolLabel[] = "visi.dev/pool";
+// On an exec machine: the delete program and its timeout as the pool had
+// them when the machine was made, {"argv": [...], "timeoutSeconds": N}, so
+// the machine can be deleted when its pool is gone or has changed.
+inline constexpr char kExecDeleteAnnotation[] = "visi.dev/exec-delete";
+
+// The delete program an exec machine records (empty argv: none).
+struct RecordedDelete {
+  std::vector<std::string> argv;
+  int timeout_seconds = 300;
+};
+RecordedDelete RecordedDeleteOf(const Object& machine);
 
 // One machine of a static pool (spec.provider.static.machines[]).
 struct StaticMachine {

@@ -88,6 +88,7 @@ ReconcileResult MachineReconciler::Reconcile(const std::string& key) {
   if (!m) {
     std::lock_guard lock(mu_);
     attempts_.erase(key);
+    attempts_.erase(key + "/delete");
     return ReconcileResult::Done();
   }
   const std::string pool_name = StringField(m->spec, "pool");
@@ -113,7 +114,7 @@ ReconcileResult MachineReconciler::Reconcile(const std::string& key) {
   }
   if (StringField(m->spec, "endpoint").empty()) {
     auto spec = pool ? ParsePoolSpec(*pool) : StatusOr<PoolSpec>(NotFoundError("pool " + pool_name + " does not exist"));
-    if (spec.ok() && spec->provider == "exec") return Provision(m, pool);
+    if (spec.ok() && spec->provider == "exec" && !pool->metadata.deletion_timestamp) return Provision(m, pool);
     st["phase"] = "Provisioning";
     st["message"] = "no Docker endpoint: " + (spec.ok() ? "the " + spec->provider + " provider did not set one"
                                                          : spec.status().message());
@@ -250,25 +251,35 @@ ReconcileResult MachineReconciler::Teardown(ObjectPtr m, const ObjectPtr& pool) 
     if (Status w = WriteStatus(&m, st); !w.ok()) return ReconcileResult::Error(w);
     return ReconcileResult::RequeueAfter(opts_.heartbeat);  // and whenever one of them changes
   }
+  // The delete program the machine recorded when it was made; else the
+  // pool's, for a machine made before machines recorded it.
+  RecordedDelete del = RecordedDeleteOf(*m);
   auto spec = pool ? ParsePoolSpec(*pool) : StatusOr<PoolSpec>(NotFoundError(""));
+  if (del.argv.empty() && spec.ok() && spec->provider == "exec") {
+    del.argv = spec->exec_delete;
+    del.timeout_seconds = spec->exec_timeout_seconds;
+  }
+  const std::string pool_name = StringField(m->spec, "pool");
   if (StringField(st, "phase") != "Terminating") {
     st["phase"] = "Terminating";
     st["sessions"] = Json::array();
     st["sessionCount"] = 0;
     st.erase("idleSince");
-    st["message"] = spec.ok() && spec->provider == "exec" ? "running the delete program" : "no session left";
+    st["message"] = !del.argv.empty() ? "running the delete program" : "no session left";
     if (Status w = WriteStatus(&m, st); !w.ok()) return ReconcileResult::Error(w);
   }
-  if (spec.ok() && spec->provider == "exec") {
-    if (auto wait = Waiting(name); wait.count() > 0) return ReconcileResult::RequeueAfter(wait);
+  if (!del.argv.empty()) {
+    // Its own back-off: a create that kept failing does not delay the delete.
+    const std::string attempts = name + "/delete";
+    if (auto wait = Waiting(attempts); wait.count() > 0) return ReconcileResult::RequeueAfter(wait);
     ExecOptions run;
-    run.argv = spec->exec_delete;
-    run.timeout = std::chrono::seconds(spec->exec_timeout_seconds);
-    run.env = ExecDeleteEnv(pool->metadata.name, name, CreatedOf(*m));
+    run.argv = del.argv;
+    run.timeout = std::chrono::seconds(del.timeout_seconds);
+    run.env = ExecDeleteEnv(pool_name, name, CreatedOf(*m));
     const Status e = ExecDelete(run);
-    metrics_->CountExec(pool->metadata.name, "delete", e.ok());
+    metrics_->CountExec(pool_name, "delete", e.ok());
     if (!e.ok()) {
-      const auto after = Backoff(name);
+      const auto after = Backoff(attempts);
       st["message"] = "delete failed, retrying in " + Seconds(after) + ": " + e.message();
       SetCondition(&st, {"Ready", "False", "DeleteFailed", StringField(st, "message"), m->metadata.generation}, now);
       (void)manager_->events()->Record(*m, EventSeverity::kWarning, "DeleteFailed", e.message());
@@ -280,6 +291,7 @@ ReconcileResult MachineReconciler::Teardown(ObjectPtr m, const ObjectPtr& pool) 
   {
     std::lock_guard lock(mu_);
     attempts_.erase(name);
+    attempts_.erase(name + "/delete");
   }
   auto removed = RemoveFinalizer(manager_->store(), *m, kFinalizer);
   if (!removed.ok() && removed.status().code() != Code::kNotFound) return ReconcileResult::Error(removed.status());

@@ -1,5 +1,6 @@
 #include "reconcilers/farm/pool_reconciler.h"
 
+#include <map>
 #include <set>
 
 #include "controller/runtime/conditions.h"
@@ -55,8 +56,12 @@ int PoolReconciler::PendingSessions(const std::string& pool) const {
   return n;
 }
 
-Status PoolReconciler::DeleteMachine(const std::string& name) {
-  auto d = manager_->store()->Delete("FarmMachine", "", name);
+Status PoolReconciler::DeleteMachine(const std::string& name, const std::string& uid) {
+  Preconditions pre;
+  if (!uid.empty()) pre.uid = uid;
+  auto d = manager_->store()->Delete("FarmMachine", "", name, pre);
+  // Conflict: another machine of that name now; the next look decides again.
+  if (d.status().code() == Code::kConflict) return OkStatus();
   return d.ok() || d.status().code() == Code::kNotFound ? OkStatus() : d.status();
 }
 
@@ -65,9 +70,21 @@ ReconcileResult PoolReconciler::Teardown(const ObjectPtr& pool) {
   const std::vector<ObjectPtr> machines = MachinesOf(pool);
   for (const ObjectPtr& m : machines) {
     if (m->metadata.deletion_timestamp) continue;
-    if (Status d = DeleteMachine(m->metadata.name); !d.ok()) return ReconcileResult::Error(d);
+    if (Status d = DeleteMachine(m->metadata.name, m->metadata.uid); !d.ok()) return ReconcileResult::Error(d);
   }
   if (!machines.empty()) return ReconcileResult::RequeueAfter(std::chrono::seconds(5));  // and as each goes
+  // The cache may not show a machine made a moment ago: ask the store.
+  ListOptions all;
+  all.kind = "FarmMachine";
+  auto listed = manager_->store()->List(all);
+  if (!listed.ok()) return ReconcileResult::Error(listed.status());
+  for (const ObjectPtr& m : listed->items) {
+    if (StringField(m->spec, "pool") != pool->metadata.name) continue;
+    if (!m->metadata.deletion_timestamp) {
+      if (Status d = DeleteMachine(m->metadata.name, m->metadata.uid); !d.ok()) return ReconcileResult::Error(d);
+    }
+    return ReconcileResult::RequeueAfter(std::chrono::seconds(1));
+  }
   auto removed = RemoveFinalizer(manager_->store(), *pool, kFinalizer);
   if (!removed.ok() && removed.status().code() != Code::kNotFound) return ReconcileResult::Error(removed.status());
   return ReconcileResult::Done();
@@ -102,12 +119,30 @@ ReconcileResult PoolReconciler::Reconcile(const std::string& key) {
   }
   std::vector<ObjectPtr> machines = MachinesOf(pool);
   std::vector<PoolMachine> views;
-  std::set<std::string> names;
-  for (const ObjectPtr& m : machines) {
-    views.push_back(PoolMachineOf(*m));
-    names.insert(m->metadata.name);
+  std::map<std::string, std::string> uids;  // name -> uid
+  auto plan = [&] {
+    views.clear();
+    uids.clear();
+    for (const ObjectPtr& m : machines) {
+      views.push_back(PoolMachineOf(*m));
+      uids[m->metadata.name] = m->metadata.uid;
+    }
+    return PlanIdlePool(spec->policy, views, now, PendingSessions(pool->metadata.name));
+  };
+  IdlePoolDecision d = plan();
+  if (spec->provider != "static" && d.provision > 0) {
+    // Before growing, the store's view: the cache may lack a machine made a
+    // moment ago whose name was free once (a removal it did see).
+    ListOptions all;
+    all.kind = "FarmMachine";
+    auto listed = manager_->store()->List(all);
+    if (!listed.ok()) return ReconcileResult::Error(listed.status());
+    machines.clear();
+    for (const ObjectPtr& m : listed->items) {
+      if (StringField(m->spec, "pool") == pool->metadata.name && IsControlledBy(*m, *pool)) machines.push_back(m);
+    }
+    d = plan();
   }
-  IdlePoolDecision d = PlanIdlePool(spec->policy, views, now, PendingSessions(pool->metadata.name));
 
   std::vector<std::string> created, deleted;
   if (spec->provider == "static") {
@@ -142,7 +177,7 @@ ReconcileResult PoolReconciler::Reconcile(const std::string& key) {
     }
     for (const ObjectPtr& m : machines) {
       if (listed.count(m->metadata.name) || m->metadata.deletion_timestamp) continue;
-      if (Status e = DeleteMachine(m->metadata.name); !e.ok()) return ReconcileResult::Error(e);
+      if (Status e = DeleteMachine(m->metadata.name, m->metadata.uid); !e.ok()) return ReconcileResult::Error(e);
       deleted.push_back(m->metadata.name);
     }
     d.reason = "StaticMachines";
@@ -151,7 +186,7 @@ ReconcileResult PoolReconciler::Reconcile(const std::string& key) {
   } else {
     for (int i = 0, made = 0; made < d.provision && i < 100000; ++i) {
       const std::string name = MachineName(pool->metadata.name, i);
-      if (names.count(name)) continue;
+      if (uids.count(name)) continue;
       Object m = NewMachine(*pool, *spec, name);
       if (spec->provider == "local") m.spec["endpoint"] = opts_.local_endpoint;
       auto c = manager_->store()->Create(std::move(m));
@@ -160,7 +195,7 @@ ReconcileResult PoolReconciler::Reconcile(const std::string& key) {
       if (c.ok()) created.push_back(name);
     }
     for (const std::string& name : d.drain) {
-      if (Status e = DeleteMachine(name); !e.ok()) return ReconcileResult::Error(e);
+      if (Status e = DeleteMachine(name, uids[name]); !e.ok()) return ReconcileResult::Error(e);
       deleted.push_back(name);
     }
   }

@@ -39,8 +39,9 @@ class PoolReconciler {
   // Sessions of the pool waiting for room (Scheduled False, no machine).
   int PendingSessions(const std::string& pool) const;
   ReconcileResult Teardown(const ObjectPtr& pool);
-  // Deletes a machine (its reconciler drains it); a missing one is fine.
-  Status DeleteMachine(const std::string& name);
+  // Deletes the machine of that name and uid (its reconciler drains it); a
+  // missing one, or one of another uid, is fine.
+  Status DeleteMachine(const std::string& name, const std::string& uid);
 
   Manager* const manager_;
   const PoolReconcilerOptions opts_;

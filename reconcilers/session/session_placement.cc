@@ -59,8 +59,12 @@ std::optional<ReconcileResult> SessionReconciler::Place(Pass& p, const SessionSp
       seen[s->metadata.uid] = {on, other.ok() ? NeedOf(*other) : Resources{}};
     }
     for (auto it = reservations_.begin(); it != reservations_.end();) {
-      if (seen.count(it->first) || !sessions_->Get(it->second.session_namespace, it->second.session_name)) {
-        it = reservations_.erase(it);  // the cache has caught up (or the session is gone)
+      // The cache has caught up with the placement (whatever the session
+      // did since), or the session is gone.
+      ObjectPtr cached = sessions_->Get(it->second.session_namespace, it->second.session_name);
+      if (!cached || cached->metadata.uid != it->first ||
+          (it->second.written_rv > 0 && cached->metadata.resource_version >= it->second.written_rv)) {
+        it = reservations_.erase(it);
         continue;
       }
       seen[it->first] = {it->second.machine, it->second.need};
@@ -95,6 +99,10 @@ std::optional<ReconcileResult> SessionReconciler::Place(Pass& p, const SessionSp
     std::lock_guard lock(place_mu_);
     reservations_.erase(p.id.uid);
     return ReconcileResult::Error(w);
+  }
+  {
+    std::lock_guard lock(place_mu_);
+    if (auto r = reservations_.find(p.id.uid); r != reservations_.end()) r->second.written_rv = p.s->metadata.resource_version;
   }
   // The machine may have been deleted since the cache said otherwise. Its
   // reconciler lists sessions from the store after the deletion, so either

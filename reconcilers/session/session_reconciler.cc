@@ -351,6 +351,39 @@ ReconcileResult SessionReconciler::Reconcile(const std::string& key) {
   obs.master_port = spec->master_port;
 
   if (!spec->suspend) {
+    // Resume: the first start after a suspend restores the newest good
+    // snapshot into the containers it creates, before they start. Until
+    // that is done status.restoring names it (a crash in between restores
+    // again into the containers still only created). Decided before the
+    // session is placed: the placement's status write ends the suspend.
+    obs.restoring = StatusString(s->status, "restoring");
+    if (obs.restoring.empty() && !spec->restore_from.empty() && StatusString(s->status, "startedTime").empty()) {
+      // The first start of a session that asks for a kept snapshot.
+      ObjectPtr from = snapshots_->Get(id.namespace_, spec->restore_from);
+      if (!from || SnapshotPhase(*from) != "Ready") {
+        return Blocked(p, "RestoreSourceNotReady",
+                       "spec.snapshots.restoreFrom: snapshot " + spec->restore_from + " in namespace " + id.namespace_ +
+                           (from ? " is " + SnapshotPhase(*from) + ", not Ready" : " does not exist"),
+                       opts_.resync);
+      }
+      obs.restoring = spec->restore_from;
+      if (Status w = WritePassStatus(p, &p.s); !w.ok()) return ReconcileResult::Error(w);
+      s = p.s;
+    } else if (obs.restoring.empty() && StatusWasSuspending(s->status)) {
+      auto good = RestorableSnapshots(*snapshots_, id.uid);
+      if (!good.empty()) {
+        obs.restoring = good.front()->metadata.name;
+      } else {
+        obs.restored_status = "False";
+        obs.restored_reason = "NoSnapshot";
+        obs.restored_message = "no snapshot of this session to restore: it starts empty";
+      }
+      // Say Resuming (and which snapshot) before anything is created.
+      if (Status w = WritePassStatus(p, &p.s); !w.ok()) return ReconcileResult::Error(w);
+      s = p.s;
+    }
+  }
+  if (!spec->suspend) {
     if (auto wait = Place(p, *spec)) return *wait;
     s = p.s;
   }
@@ -409,37 +442,6 @@ ReconcileResult SessionReconciler::Reconcile(const std::string& key) {
                          " (Visi pulls nothing: load or build it there; the demo images come from hack/images.sh)",
                      std::chrono::milliseconds(5000));
     }
-  }
-
-  // Resume: the first start after a suspend restores the newest good
-  // snapshot into the containers it creates, before they start. Until
-  // that is done status.restoring names it (a crash in between restores
-  // again into the containers still only created).
-  obs.restoring = StatusString(s->status, "restoring");
-  if (obs.restoring.empty() && !spec->restore_from.empty() && StatusString(s->status, "startedTime").empty()) {
-    // The first start of a session that asks for a kept snapshot.
-    ObjectPtr from = snapshots_->Get(id.namespace_, spec->restore_from);
-    if (!from || SnapshotPhase(*from) != "Ready") {
-      return Blocked(p, "RestoreSourceNotReady",
-                     "spec.snapshots.restoreFrom: snapshot " + spec->restore_from + " in namespace " + id.namespace_ +
-                         (from ? " is " + SnapshotPhase(*from) + ", not Ready" : " does not exist"),
-                     opts_.resync);
-    }
-    obs.restoring = spec->restore_from;
-    if (Status w = WritePassStatus(p, &p.s); !w.ok()) return ReconcileResult::Error(w);
-    s = p.s;
-  } else if (obs.restoring.empty() && StatusWasSuspending(s->status)) {
-    auto good = RestorableSnapshots(*snapshots_, id.uid);
-    if (!good.empty()) {
-      obs.restoring = good.front()->metadata.name;
-    } else {
-      obs.restored_status = "False";
-      obs.restored_reason = "NoSnapshot";
-      obs.restored_message = "no snapshot of this session to restore: it starts empty";
-    }
-    // Say Resuming (and which snapshot) before anything is created.
-    if (Status w = WritePassStatus(p, &p.s); !w.ok()) return ReconcileResult::Error(w);
-    s = p.s;
   }
 
   // Plan and act.

@@ -137,6 +137,7 @@ class SessionReconciler {
     std::string machine;
     Resources need;
     std::string session_namespace, session_name;
+    uint64_t written_rv = 0;  // the placement's status write; 0 until it is done
   };
   std::mutex place_mu_;
   std::map<std::string, Reservation> reservations_;        // GUARDED_BY(place_mu_): by session uid

@@ -192,7 +192,14 @@ Json BuildSessionStatus(const Object& session, const SessionObservation& obs, Ti
       auto t = ParseRfc3339(r->value("lastTransitionTime", ""));
       if (t && (!since || *t > *since)) since = t;
     }
-    const bool deadline = !was_ready && since.has_value() && obs.blocked_reason != "DockerUnavailable" &&
+    // Nor does the wait for a machine count: the deadline runs from the placement.
+    if (const Json* sc = FindCondition(status, "Scheduled"); sc && sc->value("status", "") == "True") {
+      auto t = ParseRfc3339(sc->value("lastTransitionTime", ""));
+      if (t && (!since || *t > *since)) since = t;
+    }
+    const bool not_the_sessions = obs.blocked_reason == "DockerUnavailable" ||
+                                  obs.blocked_reason == "MachineNotReady" || obs.blocked_condition == "Scheduled";
+    const bool deadline = !was_ready && since.has_value() && !not_the_sessions &&
                           now - *since > std::chrono::seconds(start_timeout_seconds);
     if (deadline) {
       ready_reason = "StartDeadlineExceeded";

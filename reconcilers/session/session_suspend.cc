@@ -148,7 +148,11 @@ ReconcileResult SessionReconciler::Suspend(Pass& p, const SessionSpec& spec, Con
   obs.network_ready = false;
   obs.containers_left = 0;
   // Nothing is left on the FarmMachine: the resume places the session anew.
-  if (obs.machine != opts_.machine) obs.machine.clear();
+  if (obs.machine != opts_.machine) {
+    obs.machine.clear();
+    std::lock_guard lock(place_mu_);
+    reservations_.erase(p.id.uid);
+  }
   if (Status w = WritePassStatus(p); !w.ok()) return ReconcileResult::Error(w);
   return ReconcileResult::RequeueAfter(opts_.resync);
 }

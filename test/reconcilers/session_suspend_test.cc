@@ -37,29 +37,6 @@ class SessionSuspendTest : public SessionFixture {
     SetSuspend(name, false);
     ASSERT_TRUE(Eventually([&] { return Ready(name); })) << Dump(name);
   }
-  std::string FrontEnd(const std::string& uid) {
-    for (const auto& c : Containers(uid)) {
-      if (c.labels.at(L::kComponent) == "frontend") return c.name;
-    }
-    return "";
-  }
-  // Writes /data/<file> into `container` through the archive API.
-  void WriteData(const std::string& container, const std::string& file, const std::string& content) {
-    TarEntry e;
-    e.name = file;
-    e.content = content;
-    auto tar = WriteTar({e});
-    ASSERT_TRUE(tar.ok()) << tar.status().ToString();
-    ASSERT_TRUE(docker_.PutArchive(container, "/data", *tar).ok());
-  }
-  // The content of the file `path` of `container`; nullopt when it is not there.
-  std::optional<std::string> ReadFile(const std::string& container, const std::string& path) {
-    auto tar = docker_.GetArchive(container, path);
-    if (!tar.ok()) return std::nullopt;
-    auto entries = ReadTar(*tar);
-    if (!entries.ok() || entries->empty() || (*entries)[0].type != TarEntry::Type::kFile) return std::nullopt;
-    return (*entries)[0].content;
-  }
   ObjectPtr Snapshot(const std::string& name) {
     auto o = store_->Get("Snapshot", "alice", name);
     return o.ok() ? *o : nullptr;
