@@ -263,6 +263,10 @@ ReconcileResult SessionReconciler::ExecuteWithRestore(Pass& p, const SessionSpec
     }
     obs.restoring = used ? used->metadata.name : obs.restoring;
     Failpoint("resume-after-restore");
+    // The outcome is recorded before the starts: once they ran, a later pass
+    // finds nothing left to restore, and would not know what was (a status
+    // write lost to a conflict with another controller's).
+    if (Status w = WritePassStatus(p, &p.s); !w.ok()) return ReconcileResult::Error(w);
   }
   if (!starts.empty()) {
     if (Status e = Execute(rt, p.s, starts); !e.ok()) return failed(e);

@@ -319,14 +319,23 @@ TEST_F(RouteE2eTest, ActivityAndIdleFollowTheRoutersCountersAndIdleSuspends) {
   ASSERT_TRUE(Eventually([&] { return Get("alice", "nb")["spec"].value("suspend", false); }, std::chrono::seconds(30)))
       << Get("alice", "nb").dump(2);
   EXPECT_FALSE(Get("alice", "nb")["status"].value("lastActivityTime", "").empty());
+  // The event follows the spec write it reports: wait for it.
   std::set<std::string> reasons;
-  auto events = admin_->Request("GET", "/apis/visi.dev/v1alpha1/namespaces/alice/events");
-  ASSERT_EQ(events.code, 200) << events.body;
-  for (const auto& e : Json::parse(events.body).value("items", Json::array())) {
-    if (e.contains("spec") && e["spec"].is_object()) reasons.insert(e["spec"].value("reason", ""));
-  }
-  EXPECT_TRUE(reasons.count("Idle")) << events.body;
-  EXPECT_TRUE(reasons.count("IdleSuspended")) << events.body;
+  std::string events_body;
+  Eventually(
+      [&] {
+        auto events = admin_->Request("GET", "/apis/visi.dev/v1alpha1/namespaces/alice/events");
+        if (events.code != 200) return false;
+        events_body = events.body;
+        reasons.clear();
+        for (const auto& e : Json::parse(events.body).value("items", Json::array())) {
+          if (e.contains("spec") && e["spec"].is_object()) reasons.insert(e["spec"].value("reason", ""));
+        }
+        return reasons.count("Idle") && reasons.count("IdleSuspended");
+      },
+      std::chrono::seconds(10));
+  EXPECT_TRUE(reasons.count("Idle")) << events_body;
+  EXPECT_TRUE(reasons.count("IdleSuspended")) << events_body;
   ASSERT_TRUE(Eventually([&] { return Get("alice", "nb")["status"].value("phase", "") == "Suspended"; },
                          kReadyWithin))
       << Get("alice", "nb").dump(2);
