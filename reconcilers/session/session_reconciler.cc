@@ -272,7 +272,23 @@ Status SessionReconciler::WritePassStatus(Pass& p, ObjectPtr* written) {
   const ObjectPtr before = p.s;
   Json status = BuildSessionStatus(*p.s, p.obs, p.now, p.start_timeout);
   ObjectPtr after;
-  VISI_RETURN_IF_ERROR(WriteStatus(p.s, status, &after));
+  Status w = WriteStatus(p.s, status, &after);
+  // Another controller wrote the session meanwhile (the router's Routed,
+  // Idle): what this pass observed still holds for the same spec, so it is
+  // written over the fresh object, which keeps the other fields. A new spec
+  // is the next pass's to observe.
+  for (int attempt = 0; w.code() == Code::kConflict && attempt < 3; ++attempt) {
+    auto fresh = manager_->store()->Get("VisiSession", p.id.namespace_, p.id.name);
+    if (!fresh.ok() || (*fresh)->metadata.uid != p.id.uid ||
+        (*fresh)->metadata.generation != before->metadata.generation) {
+      return w;
+    }
+    p.s = *fresh;
+    status = BuildSessionStatus(*p.s, p.obs, p.now, p.start_timeout);
+    w = WriteStatus(p.s, status, &after);
+  }
+  VISI_RETURN_IF_ERROR(w);
+  p.s = after;
   if (written) *written = after;
   // Events for the Suspended condition's transitions.
   const Json* was = FindCondition(before->status, "Suspended");
