@@ -117,7 +117,8 @@ PoolMachine PoolMachineOf(const Object& m) {
   PoolMachine p;
   p.name = m.metadata.name;
   p.phase = MachinePhase(m);
-  if (m.metadata.deletion_timestamp && p.phase != "Terminating") p.phase = "Draining";
+  const bool scaling_down = m.metadata.annotations.count(kScaleDownAnnotation) > 0;
+  if ((m.metadata.deletion_timestamp || scaling_down) && p.phase != "Terminating") p.phase = "Draining";
   if (p.phase.empty()) p.phase = "Provisioning";
   // Cordoned by hand: no session can be placed there, so it is no idle machine.
   if (p.phase == "Ready" && MachineViewOf(m).unschedulable) p.phase = "Unschedulable";
@@ -155,6 +156,7 @@ RecordedDelete RecordedDeleteOf(const Object& machine) {
   const Json j = Json::parse(it->second, nullptr, /*allow_exceptions=*/false);
   out.argv = Strings(Field(j, "argv"));
   out.timeout_seconds = std::max(1, Int(j, "timeoutSeconds", 300));
+  return out;
 }
 
 }  // namespace visi

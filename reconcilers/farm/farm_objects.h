@@ -16,6 +16,9 @@ inline constexpr char kMachinePoolLabel[] = "visi.dev/pool";
 // them when the machine was made, {"argv": [...], "timeoutSeconds": N}, so
 // the machine can be deleted when its pool is gone or has changed.
 inline constexpr char kExecDeleteAnnotation[] = "visi.dev/exec-delete";
+// On a machine the idle pool is giving back: cordoned (unschedulable) first,
+// deleted on a later pass once the store shows no session on it.
+inline constexpr char kScaleDownAnnotation[] = "visi.dev/scale-down";
 
 // The delete program an exec machine records (empty argv: none).
 struct RecordedDelete {

@@ -1,5 +1,6 @@
 #include "reconcilers/farm/pool_reconciler.h"
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -194,9 +195,41 @@ ReconcileResult PoolReconciler::Reconcile(const std::string& key) {
       if (!c.ok() && c.status().code() != Code::kAlreadyExists) return ReconcileResult::Error(c.status());
       if (c.ok()) created.push_back(name);
     }
+    // Scale-down in two steps, so that no session lands on a machine as it
+    // goes: cordon it now (placement re-reads the machine after placing and
+    // gives up a cordoned one) ...
     for (const std::string& name : d.drain) {
-      if (Status e = DeleteMachine(name, uids[name]); !e.ok()) return ReconcileResult::Error(e);
-      deleted.push_back(name);
+      auto cordoned = MutateWithRetry(manager_->store(), "FarmMachine", "", name, [&](Object* o) {
+        if (o->metadata.uid != uids[name] || o->metadata.annotations.count(kScaleDownAnnotation)) return false;
+        o->metadata.annotations[kScaleDownAnnotation] = FormatRfc3339(now);
+        o->spec["unschedulable"] = true;
+        return true;
+      });
+      if (!cordoned.ok() && cordoned.status().code() != Code::kNotFound) return ReconcileResult::Error(cordoned.status());
+    }
+    // ... then, on a later pass, delete it if the store shows no session on
+    // it, or put it back in service if one got there first.
+    for (const ObjectPtr& m : machines) {
+      if (!m->metadata.annotations.count(kScaleDownAnnotation) || m->metadata.deletion_timestamp) continue;
+      if (std::find(d.drain.begin(), d.drain.end(), m->metadata.name) != d.drain.end()) continue;  // cordoned just now
+      ListOptions all;
+      all.kind = "VisiSession";
+      auto sessions = manager_->store()->List(all);
+      if (!sessions.ok()) return ReconcileResult::Error(sessions.status());
+      bool used = false;
+      for (const ObjectPtr& s : sessions->items) used = used || StringField(s->status, "machine") == m->metadata.name;
+      if (!used) {
+        if (Status e = DeleteMachine(m->metadata.name, m->metadata.uid); !e.ok()) return ReconcileResult::Error(e);
+        deleted.push_back(m->metadata.name);
+        continue;
+      }
+      auto back = MutateWithRetry(manager_->store(), "FarmMachine", "", m->metadata.name, [&](Object* o) {
+        if (o->metadata.uid != m->metadata.uid) return false;
+        o->metadata.annotations.erase(kScaleDownAnnotation);
+        o->spec["unschedulable"] = false;
+        return true;
+      });
+      if (!back.ok() && back.status().code() != Code::kNotFound) return ReconcileResult::Error(back.status());
     }
   }
   if (!created.empty()) {
@@ -230,6 +263,7 @@ ReconcileResult PoolReconciler::Reconcile(const std::string& key) {
                      ready_message, gen},
                now);
   if (Status w = write(); !w.ok()) return ReconcileResult::Error(w);
+  if (!d.drain.empty()) return ReconcileResult::RequeueAfter(std::chrono::milliseconds(200));  // the second step
   if (d.recheck_at) {
     return ReconcileResult::RequeueAfter(std::max<std::chrono::nanoseconds>(*d.recheck_at - now, std::chrono::milliseconds(10)));
   }

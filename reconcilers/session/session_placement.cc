@@ -108,7 +108,7 @@ std::optional<ReconcileResult> SessionReconciler::Place(Pass& p, const SessionSp
   // reconciler lists sessions from the store after the deletion, so either
   // it sees this placement and waits, or the store shows the deletion here.
   auto fresh = manager_->store()->Get("FarmMachine", "", placed.machine);
-  if (!fresh.ok() || (*fresh)->metadata.deletion_timestamp) {
+  if (!fresh.ok() || MachineViewOf(**fresh).unschedulable) {  // deleted or cordoned meanwhile
     p.obs.machine.clear();
     {
       std::lock_guard lock(place_mu_);
