@@ -7,6 +7,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$VISI_ROOT"
 
 visi::ensure_packages "${VISI_BUILD_PACKAGES[@]}"
+# The store contract also runs against a real etcd (started by the tests).
+visi::ensure_packages etcd-server
 visi::ensure_kubectl
 visi::build
 # The e2e tests run workload containers: a Docker daemon and the images.

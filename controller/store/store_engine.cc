@@ -2,28 +2,10 @@
 
 #include <algorithm>
 
-#include <cstdio>
-
 #include "controller/base/base64.h"
+#include "controller/store/object_rules.h"
 
 namespace visi {
-namespace {
-
-std::string Describe(const Scheme& scheme, std::string_view kind, std::string_view name) {
-  const KindInfo* k = scheme.ByKind(kind);
-  std::string resource = k ? k->plural + "." + k->group : std::string(kind);
-  return resource + " \"" + std::string(name.substr(0, 253)) + "\"";
-}
-
-Status ConflictFor(const Scheme& scheme, const Object& cur, const std::string& why) {
-  return ConflictError("Operation cannot be fulfilled on " +
-                       Describe(scheme, cur.kind, cur.metadata.name) + ": " + why);
-}
-
-constexpr char kStaleMessage[] =
-    "the object has been modified; please apply your changes to the latest version and try again";
-
-}  // namespace
 
 std::string StoreEngine::Key(std::string_view kind, std::string_view ns, std::string_view name) {
   std::string k;
@@ -65,16 +47,7 @@ StoreEngine::~StoreEngine() {
   }
 }
 
-std::string StoreEngine::NewUid() {
-  uint64_t a = rng_(), b = rng_();
-  a = (a & ~0xF000ULL) | 0x4000ULL;                     // version 4
-  b = (b & 0x3FFFFFFFFFFFFFFFULL) | 0x8000000000000000ULL;  // variant 1
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%08x-%04x-%04x-%04x-%012llx", unsigned(a >> 32),
-                unsigned((a >> 16) & 0xFFFF), unsigned(a & 0xFFFF), unsigned(b >> 48),
-                static_cast<unsigned long long>(b & 0xFFFFFFFFFFFFULL));
-  return buf;
-}
+std::string StoreEngine::NewUid() { return ::visi::NewUid(rng_); }
 
 ObjectPtr StoreEngine::LatestLocked(const std::string& key) const {
   if (auto it = pending_.find(key); it != pending_.end()) return it->second.object;
@@ -88,11 +61,7 @@ Status StoreEngine::Submit(std::unique_lock<std::mutex>& lock, EventType type, s
   Mutation& m = self.mutation;
   obj->metadata.resource_version = next_rv_ + 1;
   m.text = std::make_shared<const std::string>(ObjectToJsonText(*obj));
-  if (m.text->size() > kMaxObjectBytes) {
-    return TooLargeError(Describe(*scheme_, obj->kind, obj->metadata.name) + " is " +
-                         std::to_string(m.text->size()) + " bytes; the limit is " +
-                         std::to_string(kMaxObjectBytes));
-  }
+  VISI_RETURN_IF_ERROR(CheckObjectSize(*scheme_, *obj, m.text->size()));
   m.rv = ++next_rv_;
   m.type = type;
   m.key = std::move(key);
@@ -189,32 +158,19 @@ void StoreEngine::ApplyLocked(const Mutation& m) {
 }
 
 StatusOr<ObjectPtr> StoreEngine::Create(Object o) {
-  const KindInfo* kind = scheme_->ByKind(o.kind);
-  bool generate = o.metadata.name.empty() && !o.metadata.generate_name.empty();
-  if (generate) o.metadata.name = o.metadata.generate_name + "xxxxx";  // validated shape
-  o.metadata.uid.clear();
-  o.metadata.resource_version = 0;
-  o.metadata.generation = 1;
-  o.metadata.creation_timestamp = FormatRfc3339(clock_->Now());
-  o.metadata.deletion_timestamp.reset();
-  if (kind && kind->has_status) o.status = nullptr;  // status is the controllers' to write
-  VISI_RETURN_IF_ERROR(scheme_->ValidateAndDefault(&o));
+  VISI_ASSIGN_OR_RETURN(bool generate, PrepareCreate(*scheme_, *clock_, &o));
   std::unique_lock lock(mu_);
   std::string key;
   if (generate) {
-    static constexpr char kChars[] = "bcdfghjklmnpqrstvwxz2456789";
     for (int attempt = 0; attempt < 16; ++attempt) {
-      o.metadata.name = o.metadata.generate_name;
-      for (int i = 0; i < 5; ++i) o.metadata.name += kChars[rng_() % (sizeof kChars - 1)];
+      o.metadata.name = GenerateName(o.metadata.generate_name, rng_);
       key = Key(o.kind, o.metadata.namespace_, o.metadata.name);
       if (!LatestLocked(key)) break;
     }
   } else {
     key = Key(o.kind, o.metadata.namespace_, o.metadata.name);
   }
-  if (LatestLocked(key)) {
-    return AlreadyExistsError(Describe(*scheme_, o.kind, o.metadata.name) + " already exists");
-  }
+  if (LatestLocked(key)) return AlreadyExistsFor(*scheme_, o.kind, o.metadata.name);
   o.metadata.uid = NewUid();
   auto obj = std::make_shared<Object>(std::move(o));
   VISI_RETURN_IF_ERROR(Submit(lock, EventType::kAdded, std::move(key), obj));
@@ -225,7 +181,7 @@ StatusOr<ObjectPtr> StoreEngine::Get(std::string_view kind, std::string_view ns,
                                      std::string_view name) {
   std::lock_guard lock(mu_);
   auto it = committed_.find(Key(kind, ns, name));
-  if (it == committed_.end()) return NotFoundError(Describe(*scheme_, kind, name) + " not found");
+  if (it == committed_.end()) return NotFoundFor(*scheme_, kind, name);
   return it->second;
 }
 
@@ -261,65 +217,27 @@ StatusOr<ListResult> StoreEngine::List(const ListOptions& opts) {
   return out;
 }
 
-namespace {
-
-// The preconditions an object sent for update carries: its uid and
-// resourceVersion when set (0 means unconditional).
-Preconditions PreconditionsOf(const ObjectMeta& m) {
-  Preconditions pre;
-  if (!m.uid.empty()) pre.uid = m.uid;
-  if (m.resource_version != 0) pre.resource_version = m.resource_version;
-  return pre;
-}
-
-}  // namespace
-
 StatusOr<ObjectPtr> StoreEngine::CheckedLatestLocked(const std::string& key, std::string_view kind,
                                                      std::string_view name,
                                                      const Preconditions& pre) const {
   ObjectPtr cur = LatestLocked(key);
-  if (!cur) return NotFoundError(Describe(*scheme_, kind, name) + " not found");
-  if (pre.uid && *pre.uid != cur->metadata.uid) {
-    return ConflictFor(*scheme_, *cur, "Precondition failed: UID in precondition: " + *pre.uid +
-                                           ", UID in object meta: " + cur->metadata.uid);
-  }
-  if (pre.resource_version && *pre.resource_version != cur->metadata.resource_version) {
-    return ConflictFor(*scheme_, *cur, kStaleMessage);
-  }
+  if (!cur) return NotFoundFor(*scheme_, kind, name);
+  VISI_RETURN_IF_ERROR(CheckPreconditions(*scheme_, *cur, pre));
   return cur;
 }
 
 StatusOr<ObjectPtr> StoreEngine::Update(Object o) {
-  o.status = nullptr;  // status is written through UpdateStatus only
-  VISI_RETURN_IF_ERROR(scheme_->ValidateAndDefault(&o));
+  VISI_RETURN_IF_ERROR(PrepareUpdate(*scheme_, &o));
   std::unique_lock lock(mu_);
   std::string key = Key(o.kind, o.metadata.namespace_, o.metadata.name);
   VISI_ASSIGN_OR_RETURN(ObjectPtr cur, CheckedLatestLocked(key, o.kind, o.metadata.name,
                                                            PreconditionsOf(o.metadata)));
-  auto next = std::make_shared<Object>(std::move(o));
-  ObjectMeta& m = next->metadata;
-  m.uid = cur->metadata.uid;
-  m.generate_name = cur->metadata.generate_name;
-  m.creation_timestamp = cur->metadata.creation_timestamp;
-  m.deletion_timestamp = cur->metadata.deletion_timestamp;
-  m.generation = cur->metadata.generation;
-  m.resource_version = cur->metadata.resource_version;
-  next->status = cur->status;
-  if (cur->metadata.deletion_timestamp) {
-    for (const auto& f : m.finalizers) {
-      if (!cur->HasFinalizer(f)) {
-        return InvalidError("no new finalizers can be added if the object is being deleted",
-                            {{"metadata.finalizers", "cannot add \"" + f + "\" while deleting"}});
-      }
-    }
-  }
-  if (next->spec != cur->spec) ++m.generation;
+  VISI_ASSIGN_OR_RETURN(std::shared_ptr<Object> next, MergeUpdate(*cur, std::move(o)));
   // Nothing changed: no new revision, unless the state it matches is itself
   // still in flight (then it is written again, so the reply waits until the
   // state is durable: an acknowledged state is always on disk).
   if (*next == *cur && !pending_.count(key)) return cur;
-  EventType type = EventType::kModified;
-  if (m.deletion_timestamp && m.finalizers.empty()) type = EventType::kDeleted;
+  EventType type = RemovedByUpdate(*next) ? EventType::kDeleted : EventType::kModified;
   VISI_RETURN_IF_ERROR(Submit(lock, type, std::move(key), next));
   return ObjectPtr(next);
 }
@@ -350,23 +268,11 @@ StatusOr<ObjectPtr> StoreEngine::Delete(std::string_view kind, std::string_view 
   std::unique_lock lock(mu_);
   std::string key = Key(kind, ns, name);
   VISI_ASSIGN_OR_RETURN(ObjectPtr cur, CheckedLatestLocked(key, kind, name, pre));
-  auto next = std::make_shared<Object>(*cur);
-  EventType type = EventType::kDeleted;
-  if (pre.propagation != Propagation::kBackground && !cur->metadata.deletion_timestamp) {
-    const char* f = pre.propagation == Propagation::kForeground ? "foregroundDeletion" : "orphan";
-    auto& fs = next->metadata.finalizers;
-    if (std::find(fs.begin(), fs.end(), f) == fs.end()) fs.push_back(f);
-  }
-  if (!next->metadata.finalizers.empty()) {
-    if (cur->metadata.deletion_timestamp && !pending_.count(key)) return cur;  // already being deleted
-    if (!cur->metadata.deletion_timestamp) {
-      next->metadata.deletion_timestamp = FormatRfc3339(clock_->Now());
-      ++next->metadata.generation;
-    }
-    type = EventType::kModified;
-  }
-  VISI_RETURN_IF_ERROR(Submit(lock, type, std::move(key), next));
-  return ObjectPtr(next);
+  DeletePlan plan = PlanDelete(*cur, pre.propagation, clock_->Now());
+  if (plan.unchanged && !pending_.count(key)) return cur;  // see Update
+  EventType type = plan.remove ? EventType::kDeleted : EventType::kModified;
+  VISI_RETURN_IF_ERROR(Submit(lock, type, std::move(key), plan.next));
+  return ObjectPtr(plan.next);
 }
 
 StatusOr<std::unique_ptr<Watcher>> StoreEngine::Watch(const WatchOptions& opts) {

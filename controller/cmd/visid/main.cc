@@ -19,6 +19,7 @@
 #include "controller/server/auth/users.h"
 #include "controller/client/remote_store.h"
 #include "controller/cmd/visid/controllers.h"
+#include "controller/cmd/visid/store_flags.h"
 #include "reconcilers/route/login.h"
 #include "reconcilers/route/route_reconciler.h"
 #include "controller/api/quantity.h"
@@ -223,6 +224,8 @@ int main(int argc, char** argv) {
                  "How long a snapshot file no Snapshot names is kept before it is deleted (and how often the "
                  "snapshot directory is swept)")
       ->capture_default_str();
+  visi::StoreFlags store_flags;
+  visi::AddStoreFlags(&app, &store_flags);
   std::string machine_heartbeat = "10s";
   app.add_option("--machine-heartbeat", machine_heartbeat,
                  "How often each FarmMachine's Docker endpoint is asked whether it answers (a Ready machine that "
@@ -280,6 +283,10 @@ int main(int argc, char** argv) {
   } else {
     std::fprintf(stderr, "visid: --login-ttl must be a duration from 1s to 24h such as 5m, got \"%s\"\n",
                  login_ttl.c_str());
+    return 2;
+  }
+  if (visi::Status s = visi::CheckStoreFlags(store_flags); !s.ok()) {
+    std::fprintf(stderr, "visid: %s\n", s.message().c_str());
     return 2;
   }
   if (no_controllers) controller_names.clear();
@@ -433,13 +440,16 @@ int main(int argc, char** argv) {
 
   visi::StoreOptions store_opts;
   store_opts.history_limit = watch_history;
-  auto store = visi::OpenSqliteStore(data_dir + "/store.db", visi::Scheme::Builtin(),
-                                     visi::SystemClock::Default(), store_opts);
+  // Before anything uses cpprestsdk (the etcd store's client does): its
+  // thread pool can be sized only once, before its first use.
+  visi::InitHttpThreads(http_threads);
+  std::string store_where;
+  auto store = visi::OpenStoreFromFlags(store_flags, data_dir, store_opts, &store_where);
   if (!store.ok()) {
-    Log("error", "cannot open store", {{"error", store.status().ToString()}});
-    return 1;
+    Log("error", "cannot open store", {{"store", store_where}, {"error", store.status().ToString()}});
+    return store.status().code() == visi::Code::kInvalid ? 2 : 1;
   }
-  Log("info", "store open", {{"path", data_dir + "/store.db"}, {"revision", (*store)->CurrentRevision()}});
+  Log("info", "store open", {{"store", store_where}, {"revision", (*store)->CurrentRevision()}});
   int failures = ApplyAll(**store, apply);
   if (once) return failures ? 1 : 0;
 
@@ -465,7 +475,6 @@ int main(int argc, char** argv) {
   http.tls = !insecure_http;
   http.cert_file = pki.server_cert;
   http.key_file = pki.server_key;
-  visi::InitHttpThreads(http_threads);
   // cpprestsdk reads a whole body before its 413 goes out: room for a body
   // some times the limit, so the client still hears why, and no more.
   deadlines.max_request_bytes = static_cast<int64_t>(4 * http.max_body_bytes + http.max_header_bytes + 64 * 1024);
