@@ -269,6 +269,12 @@ ReconcileResult MachineReconciler::Teardown(ObjectPtr m, const ObjectPtr& pool) 
     if (Status w = WriteStatus(&m, st); !w.ok()) return ReconcileResult::Error(w);
   }
   if (!del.argv.empty()) {
+    // The cache may be behind a teardown this reconciler just finished: ask
+    // the store before running the operator's program again.
+    auto fresh = manager_->store()->Get("FarmMachine", "", name);
+    if (!fresh.ok() && fresh.status().code() == Code::kNotFound) return ReconcileResult::Done();
+    if (!fresh.ok()) return ReconcileResult::Error(fresh.status());
+    if ((*fresh)->metadata.uid != m->metadata.uid || !HasFinalizer(**fresh, kFinalizer)) return ReconcileResult::Done();
     // Its own back-off: a create that kept failing does not delay the delete.
     const std::string attempts = name + "/delete";
     if (auto wait = Waiting(attempts); wait.count() > 0) return ReconcileResult::RequeueAfter(wait);

@@ -269,7 +269,8 @@ Status SessionReconciler::CleanUpEarlierIncarnations(const std::string& ns, cons
 }
 
 Status SessionReconciler::WritePassStatus(Pass& p, ObjectPtr* written) {
-  const ObjectPtr before = p.s;
+  ObjectPtr before = p.s;  // the object the write goes over
+  const int64_t generation = p.s->metadata.generation;
   Json status = BuildSessionStatus(*p.s, p.obs, p.now, p.start_timeout);
   ObjectPtr after;
   Status w = WriteStatus(p.s, status, &after);
@@ -280,10 +281,11 @@ Status SessionReconciler::WritePassStatus(Pass& p, ObjectPtr* written) {
   for (int attempt = 0; w.code() == Code::kConflict && attempt < 3; ++attempt) {
     auto fresh = manager_->store()->Get("VisiSession", p.id.namespace_, p.id.name);
     if (!fresh.ok() || (*fresh)->metadata.uid != p.id.uid ||
-        (*fresh)->metadata.generation != before->metadata.generation) {
+        (*fresh)->metadata.generation != generation) {
       return w;
     }
     p.s = *fresh;
+    before = p.s;  // events compare against what was really there
     status = BuildSessionStatus(*p.s, p.obs, p.now, p.start_timeout);
     w = WriteStatus(p.s, status, &after);
   }

@@ -88,7 +88,8 @@ TEST_F(SessionFarmTest, WaitingForAMachineIsNotAStartDeadline) {
   Object late = FarmSession("late");
   late.spec["startTimeoutSeconds"] = 1;
   ASSERT_NE(Apply(late), nullptr);
-  ASSERT_TRUE(Eventually([&] { return Reason("late", "Scheduled") == "NoRoom"; })) << Dump("late");
+  ASSERT_TRUE(Eventually([&] { return Reason("late", "Scheduled") == "NoRoom"; }))
+      << Dump("late") << "\nfirst: " << Dump("first");
   // Well past its start deadline while it waits: still Pending, not Failed.
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   ASSERT_TRUE(Eventually([&] { return Reason("late", "Scheduled") == "NoRoom"; })) << Dump("late");
