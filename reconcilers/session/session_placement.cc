@@ -33,6 +33,13 @@ std::optional<ReconcileResult> SessionReconciler::Place(Pass& p, const SessionSp
     return std::nullopt;  // a placed session stays where its containers are
   }
   ObjectPtr pool = pools_->Get("", spec.pool);
+  if (!pool) {
+    // The cache may not show a pool made a moment ago: ask the store before
+    // settling on the single-host mode, which sticks.
+    auto stored = manager_->store()->Get("FarmPool", "", spec.pool);
+    if (stored.ok()) return ReconcileResult::RequeueAfter(opts_.probe_interval);  // the cache catches up
+    if (stored.status().code() != Code::kNotFound) return ReconcileResult::Error(stored.status());
+  }
   if (!pool || pool->metadata.deletion_timestamp) {
     // No FarmPool of that name: the single-host mode, on visid's own Docker host.
     p.obs.machine = opts_.machine;
