@@ -206,14 +206,21 @@ ReconcileResult SessionReconciler::ExecuteWithRestore(Pass& p, const SessionSpec
     // The one chosen (which may be another session's, kept by
     // keepOnDelete and named by restoreFrom), then this session's others.
     std::vector<ObjectPtr> candidates;
+    std::vector<std::string> bad;
     if (ObjectPtr chosen = snapshots_->Get(p.id.namespace_, obs.restoring);
         chosen && SnapshotPhase(*chosen) == "Ready" && !SnapshotDigest(*chosen).empty()) {
       candidates.push_back(chosen);
+    } else if (chosen) {
+      // Found unusable meanwhile (by an earlier try of this resume, or by
+      // whoever else looked): it still is the one that could not be restored.
+      const Json* why = FindCondition(chosen->status, "Restorable");
+      const std::string reason = why && (*why)["reason"].is_string() ? (*why)["reason"].get<std::string>()
+                                                                      : SnapshotPhase(*chosen);
+      bad.push_back(chosen->metadata.name + " (" + reason + ")");
     }
     for (const ObjectPtr& c : RestorableSnapshots(*snapshots_, p.id.uid)) {
       if (c->metadata.name != obs.restoring) candidates.push_back(c);
     }
-    std::vector<std::string> bad;
     ObjectPtr used;
     for (const ObjectPtr& c : candidates) {
       const std::string digest = SnapshotDigest(*c);

@@ -37,10 +37,7 @@ class FarmE2eTest : public ::testing::Test {
     main_docker_ = std::move(*d);
     ASSERT_TRUE(main_docker_->Ping().ok()) << "this test needs the main Docker daemon (hack/test.sh starts one)";
     visid_.SetEnv("VISI_FARM_DIR", farm_dir_);
-    ASSERT_TRUE(visid_.Start({"--controllers", "*,-visiroute", "--instance", instance_, "--session-resync", "500ms",
-                              "--machine-heartbeat", "500ms", "--docker-host", "unix:///var/run/docker.sock"}))
-        << Log();
-    admin_ = std::make_unique<ApiClient>(visid_.AdminConfig());
+    ASSERT_TRUE(StartVisid()) << Log();
   }
   void TearDown() override {
     visid_.Stop();
@@ -50,6 +47,27 @@ class FarmE2eTest : public ::testing::Test {
     if (auto cs = main_docker_->ListContainers({{"visi.dev/instance", instance_}}); cs.ok()) {
       for (const auto& c : *cs) (void)main_docker_->RemoveContainer(c.id, std::chrono::seconds(0));
     }
+  }
+  // visid with the session and farm controllers, a fast heartbeat, this run's instance.
+  bool StartVisid() {
+    if (!visid_.Start({"--controllers", "*,-visiroute", "--instance", instance_, "--session-resync", "500ms",
+                       "--machine-heartbeat", "500ms", "--docker-host", "unix:///var/run/docker.sock"})) {
+      return false;
+    }
+    admin_ = std::make_unique<ApiClient>(visid_.AdminConfig());
+    return true;
+  }
+  // An exec pool of hack/farm-machine.sh machines; `spec` adds to (or overrides) its spec.
+  Json ExecPool(const Json& spec) {
+    Json pool = {{"apiVersion", "visi.dev/v1alpha1"},
+                 {"kind", "FarmPool"},
+                 {"metadata", {{"name", pool_name_}}},
+                 {"spec",
+                  {{"provider",
+                    {{"type", "exec"}, {"exec", {{"create", {kScript, "create"}}, {"delete", {kScript, "delete"}}}}}},
+                   {"network", {{"subnetPool", subnets_}}}}}};
+    pool["spec"].merge_patch(spec);
+    return pool;
   }
   std::string Log() {
     std::ifstream in(visid_.log_path());
@@ -104,17 +122,10 @@ class FarmE2eTest : public ::testing::Test {
 
 TEST_F(FarmE2eTest, SessionsSpreadOverRealDaemonsAndThePoolGrowsAndShrinks) {
   // One session per machine, one machine kept idle, at most four.
-  Json pool = {{"apiVersion", "visi.dev/v1alpha1"},
-               {"kind", "FarmPool"},
-               {"metadata", {{"name", pool_name_}}},
-               {"spec",
-                {{"provider",
-                  {{"type", "exec"}, {"exec", {{"create", {kScript, "create"}}, {"delete", {kScript, "delete"}}}}}},
-                 {"machineCapacity", {{"sessions", 1}}},
-                 {"idlePool", {{"minIdle", 1}, {"maxIdle", 1}}},
-                 {"maxMachines", 4},
-                 {"scaleDownDelaySeconds", 0},
-                 {"network", {{"subnetPool", subnets_}}}}}};
+  const Json pool = ExecPool({{"machineCapacity", {{"sessions", 1}}},
+                              {"idlePool", {{"minIdle", 1}, {"maxIdle", 1}}},
+                              {"maxMachines", 4},
+                              {"scaleDownDelaySeconds", 0}});
   auto r = admin_->Request("POST", kApi + "/farmpools", pool.dump());
   ASSERT_EQ(r.code, 201) << r.body;
   ASSERT_TRUE(Poll([&] { return PoolCount("idleMachines") == 1; }, kFarmWithin)) << Dump();
@@ -271,29 +282,15 @@ TEST_F(FarmE2eTest, VisidKilledWhileAMachineIsCreatedMakesOneMachineAndLeaksNoth
   // create again for the same machine: one daemon between them.
   visid_.Stop();
   visid_.SetEnv("VISI_FARM_CREATE_DELAY", "3");
-  ASSERT_TRUE(visid_.Start({"--controllers", "*,-visiroute", "--instance", instance_, "--session-resync", "500ms",
-                            "--machine-heartbeat", "500ms", "--docker-host", "unix:///var/run/docker.sock"}))
-      << Log();
-  admin_ = std::make_unique<ApiClient>(visid_.AdminConfig());
-  Json pool = {{"apiVersion", "visi.dev/v1alpha1"},
-               {"kind", "FarmPool"},
-               {"metadata", {{"name", pool_name_}}},
-               {"spec",
-                {{"provider",
-                  {{"type", "exec"}, {"exec", {{"create", {kScript, "create"}}, {"delete", {kScript, "delete"}}}}}},
-                 {"idlePool", {{"minIdle", 1}, {"maxIdle", 1}}},
-                 {"maxMachines", 2},
-                 {"network", {{"subnetPool", subnets_}}}}}};
+  ASSERT_TRUE(StartVisid()) << Log();
+  const Json pool = ExecPool({{"idlePool", {{"minIdle", 1}, {"maxIdle", 1}}}, {"maxMachines", 2}});
   ASSERT_EQ(admin_->Request("POST", kApi + "/farmpools", pool.dump()).code, 201);
   ASSERT_TRUE(Poll([&] {
     auto ms = Machines();
     return ms.size() == 1 && Field(ms.front(), "status").value("message", "").find("running the create program") == 0;
   }, kFarmWithin)) << Dump();
   visid_.Kill();
-  ASSERT_TRUE(visid_.Start({"--controllers", "*,-visiroute", "--instance", instance_, "--session-resync", "500ms",
-                            "--machine-heartbeat", "500ms", "--docker-host", "unix:///var/run/docker.sock"}))
-      << Log();
-  admin_ = std::make_unique<ApiClient>(visid_.AdminConfig());
+  ASSERT_TRUE(StartVisid()) << Log();
   ASSERT_TRUE(Poll([&] { return PoolCount("readyMachines") == 1; }, kFarmWithin)) << Dump();
   EXPECT_EQ(Machines().size(), 1u) << Dump();
   const std::string machine = Field(Field(Machines().front(), "metadata"), "name").dump();

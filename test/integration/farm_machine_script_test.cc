@@ -76,6 +76,17 @@ std::unique_ptr<DockerClient> Docker(const std::string& endpoint) {
   return client.ok() ? std::move(*client) : nullptr;
 }
 
+// Starts a container that sleeps on `docker`; its id.
+StatusOr<std::string> StartSleeper(DockerClient* docker) {
+  ContainerSpec spec;
+  spec.name = "sleeper";
+  spec.image = "visi/busybox:latest";
+  spec.command = {"sleep", "3600"};
+  VISI_ASSIGN_OR_RETURN(std::string id, docker->CreateContainer(spec));
+  VISI_RETURN_IF_ERROR(docker->StartContainer(id));
+  return id;
+}
+
 // The socket's path: "unix:///run/visi-farm/ID/docker.sock" without "unix://".
 std::string SocketPath(const ExecMachine& m) { return m.endpoint.substr(std::string("unix://").size()); }
 
@@ -165,13 +176,8 @@ TEST_F(FarmMachineScriptTest, DeleteStopsTheDaemonAndItsContainers) {
   ASSERT_TRUE(m.ok()) << m.status().ToString();
   pid_t pid = DaemonPid(*m);
   auto docker = Docker(m->endpoint);
-  ContainerSpec spec;
-  spec.name = "sleeper";
-  spec.image = "visi/busybox:latest";
-  spec.command = {"sleep", "3600"};
-  auto id = docker->CreateContainer(spec);
+  auto id = StartSleeper(docker.get());
   ASSERT_TRUE(id.ok()) << id.status().ToString();
-  ASSERT_TRUE(docker->StartContainer(*id).ok());
   const std::string run_dir = fs::path(SocketPath(*m)).parent_path();
 
   Status deleted = Delete("m1", *m);
@@ -233,13 +239,8 @@ TEST_F(FarmMachineScriptTest, DeleteAfterTheDaemonWasKilledLeavesNoProcessBehind
   StatusOr<ExecMachine> m = Create("m1");
   ASSERT_TRUE(m.ok()) << m.status().ToString();
   auto docker = Docker(m->endpoint);
-  ContainerSpec spec;
-  spec.name = "sleeper";
-  spec.image = "visi/busybox:latest";
-  spec.command = {"sleep", "3600"};
-  auto id = docker->CreateContainer(spec);
+  auto id = StartSleeper(docker.get());
   ASSERT_TRUE(id.ok()) << id.status().ToString();
-  ASSERT_TRUE(docker->StartContainer(*id).ok());
   auto info = docker->InspectContainer(*id);
   ASSERT_TRUE(info.ok());
   const std::string run_dir = fs::path(SocketPath(*m)).parent_path();
