@@ -63,6 +63,7 @@
 #include "reconcilers/session/session_spec.h"
 #include "test/bench/bench_budget.h"
 #include "test/bench/machine_watch.h"
+#include "test/bench/summary.h"
 #include "test/bench/session_start.h"
 #include "test/bench/session_watch.h"
 #include "test/bench/watch_stream.h"
@@ -81,22 +82,6 @@ const std::string kPools = ResourcePath("farmpools", "");
 const std::string kMachines = ResourcePath("farmmachines", "");
 
 Steady::time_point Within(std::chrono::seconds limit) { return Steady::now() + limit; }
-
-struct Summary {
-  size_t n = 0;
-  double median = 0, min = 0, max = 0;
-};
-
-Summary Summarize(std::vector<double> v) {
-  Summary s;
-  s.n = v.size();
-  if (v.empty()) return s;
-  std::sort(v.begin(), v.end());
-  s.median = v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
-  s.min = v.front();
-  s.max = v.back();
-  return s;
-}
 
 // Every IPv4 network on this host: the main daemon's and every interface's
 // (the farm's daemons share the host's network stack, and their networks
