@@ -292,6 +292,13 @@ Status SessionReconciler::WritePassStatus(Pass& p, ObjectPtr* written) {
   VISI_RETURN_IF_ERROR(w);
   p.s = after;
   if (written) *written = after;
+  // Events compare against the object the write really went over: a cache
+  // that lagged behind this controller's own last write would say it again.
+  if (StatusIsReady(status) && !StatusIsReady(before->status)) {
+    (void)manager_->events()->Record(*before, EventSeverity::kNormal, "Ready",
+                                     "front end at " + StatusString(status, "frontEndAddress") + ", Spark master at " +
+                                         StatusString(status, "sparkMasterAddress"));
+  }
   // Events for the Suspended condition's transitions.
   const Json* was = FindCondition(before->status, "Suspended");
   const Json* now = FindCondition(status, "Suspended");
@@ -523,17 +530,9 @@ ReconcileResult SessionReconciler::Reconcile(const std::string& key) {
     }
     obs.components.push_back(std::move(c));
   }
-  const bool was_ready = StatusIsReady(s->status);
   ObjectPtr written;
   if (Status w = WritePassStatus(p, &written); !w.ok()) return ReconcileResult::Error(w);
-  const Json& status = written->status;
-  const bool ready = StatusIsReady(status);
-  if (ready && !was_ready) {
-    (void)manager_->events()->Record(*s, EventSeverity::kNormal, "Ready",
-                                     "front end at " + StatusString(status, "frontEndAddress") + ", Spark master at " +
-                                         StatusString(status, "sparkMasterAddress"));
-  }
-  if (ready) return ReconcileResult::RequeueAfter(opts_.resync);
+  if (StatusIsReady(written->status)) return ReconcileResult::RequeueAfter(opts_.resync);
   return ReconcileResult::RequeueAfter(std::max(opts_.probe_interval, restart_wait));
 }
 
