@@ -15,12 +15,14 @@ run_id="$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')"
 label="visi.dev/test-run=$run_id"
 prefix="visi-test-$run_id"
 failures=0
+failed=()
 
 log() { printf '# %s\n' "$*"; }
 pass() { printf 'ok - %s\n' "$*"; }
 fail() {
   printf 'not ok - %s\n' "$*"
   failures=$((failures + 1))
+  failed+=("$*")
 }
 # expect_eq WHAT EXPECTED ACTUAL
 expect_eq() {
@@ -202,6 +204,8 @@ fi
 
 if [ "$failures" -gt 0 ]; then
   dump_logs
+  # Again after the logs, so that the end of the output names what failed.
+  printf 'not ok - %s\n' "${failed[@]}"
   echo "FAILED: $failures check(s)"
   exit 1
 fi
