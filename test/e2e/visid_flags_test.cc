@@ -88,5 +88,40 @@ TEST(VisidFlagsTest, ControllerFlagsAreChecked) {
   EXPECT_NE(out.find("ftp://nowhere"), std::string::npos) << out;
 }
 
+// visid copy-store: bad flags are refused (exit 2) with the flag named, an
+// unreachable etcd or a busy store is a failure (exit 1), and a missing
+// source store is never created.
+TEST(VisidFlagsTest, CopyStoreFlagsAreChecked) {
+  VisidProcess v;  // a data directory with a store in it, and its lock taken
+  ASSERT_TRUE(v.Start());
+  const std::string copy = std::string(VISI_VISID_BINARY) + " copy-store ";
+  struct Case {
+    std::string flags, want;
+    int rc;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"--to etcd://127.0.0.1:2379", "--from is required", 106},
+           {"--from " + v.dir(), "--to is required", 106},
+           {"--from " + v.dir() + " --to sqlite", "--to must be etcd://HOST:PORT", 2},
+           {"--from " + v.dir() + " --to etcd://", "--to \"etcd://\": no members", 2},
+           {"--from " + v.dir() + " --to 'etcd://h:1;reboot'", "--to \"etcd://h:1;reboot\"", 2},
+           {"--from " + v.dir() + " --to etcd://127.0.0.1:1 --etcd-prefix x", "--etcd-prefix must start and end", 2},
+           {"--from " + v.dir() + " --to etcd://127.0.0.1:1 --etcd-key k.pem", "--etcd-cert and --etcd-key", 2},
+           {"--from /tmp/visid-copy-never-created --to etcd://127.0.0.1:1", "no SQLite store at", 2},
+           {"--from " + v.dir() + " --to etcd://127.0.0.1:1", "in use by another process", 1},
+       }) {
+    auto [rc, out] = RunCommand(copy + c.flags + " 2>&1");
+    EXPECT_EQ(rc, c.rc) << c.flags << "\n" << out;
+    EXPECT_NE(out.find(c.want), std::string::npos) << c.flags << "\n" << out;
+  }
+  EXPECT_FALSE(std::filesystem::exists("/tmp/visid-copy-never-created"));
+  EXPECT_FALSE(std::filesystem::exists("/tmp/visid-copy-never-created/store.db"));
+  // Stopped, its store can be read; no etcd answers on port 1.
+  v.Stop();
+  auto [rc, out] = RunCommand(copy + "--from " + v.dir() + "/store.db --to etcd://127.0.0.1:1 2>&1");
+  EXPECT_EQ(rc, 1) << out;
+  EXPECT_NE(out.find("127.0.0.1:1"), std::string::npos) << out;
+}
+
 }  // namespace
 }  // namespace visi::testing

@@ -19,6 +19,7 @@
 #include "controller/server/auth/users.h"
 #include "controller/client/remote_store.h"
 #include "controller/cmd/visid/controllers.h"
+#include "controller/cmd/visid/copy_store.h"
 #include "controller/cmd/visid/store_flags.h"
 #include "reconcilers/route/login.h"
 #include "reconcilers/route/route_reconciler.h"
@@ -159,7 +160,7 @@ int main(int argc, char** argv) {
   app.add_option("--apply", apply, "Apply a manifest file or directory at start (repeatable)");
   app.add_flag("--once", once, "Apply, then exit without serving");
   app.add_flag("--insecure-http", insecure_http, "Serve plain HTTP (only on a loopback address)");
-  app.add_option("--watch-history", watch_history, "Changes kept for watch resumption (older: 410 Gone)")
+  app.add_option("--watch-history", watch_history, "Changes kept for watch resumption (older: 410 Gone); on etcd, the revisions etcd keeps")
       ->check(CLI::Range(size_t{1}, size_t{10000000}))
       ->capture_default_str();
   app.add_option("--http-threads", http_threads,
@@ -226,6 +227,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   visi::StoreFlags store_flags;
   visi::AddStoreFlags(&app, &store_flags);
+  visi::CopyStoreFlags copy_flags;
+  CLI::App* copy_store = visi::AddCopyStoreCommand(&app, &copy_flags);
   std::string machine_heartbeat = "10s";
   app.add_option("--machine-heartbeat", machine_heartbeat,
                  "How often each FarmMachine's Docker endpoint is asked whether it answers (a Ready machine that "
@@ -258,6 +261,7 @@ int main(int argc, char** argv) {
                  "How often HAProxy's per-route counters are read for lastActivityTime and Idle")
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  if (copy_store->parsed()) return visi::RunCopyStore(copy_flags);
   for (auto [flag, text, out] : {std::tuple{"--router-sync", &router_sync, &copts.router.sync_period},
                                  std::tuple{"--router-activity", &router_activity, &copts.router.activity_period}}) {
     auto d = visi::ParseDuration(*text);

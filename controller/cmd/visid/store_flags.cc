@@ -11,6 +11,10 @@ void AddStoreFlags(CLI::App* app, StoreFlags* flags) {
   app->add_option("--store", flags->store,
                   "Where objects are kept: sqlite (DATA_DIR/store.db, the default) or "
                   "etcd://HOST:PORT[,HOST:PORT...] (etcd+https://... for TLS): several visid on one etcd");
+  AddEtcdFlags(app, flags);
+}
+
+void AddEtcdFlags(CLI::App* app, StoreFlags* flags) {
   app->add_option("--etcd-prefix", flags->etcd_prefix, "Key prefix in etcd, so installations can share one")
       ->capture_default_str();
   app->add_option("--etcd-ca", flags->etcd_ca, "CA that signed the etcd members' certificates (etcd+https)");
@@ -35,12 +39,7 @@ Status CheckStoreFlags(const StoreFlags& flags) {
   return OkStatus();
 }
 
-StatusOr<std::unique_ptr<Store>> OpenStoreFromFlags(const StoreFlags& flags, const std::string& data_dir,
-                                                    const StoreOptions& options, std::string* where) {
-  if (flags.store.empty() || flags.store == "sqlite") {
-    *where = "sqlite " + data_dir + "/store.db";
-    return OpenSqliteStore(data_dir + "/store.db", Scheme::Builtin(), SystemClock::Default(), options);
-  }
+StatusOr<EtcdStoreOptions> EtcdOptionsFromFlags(const StoreFlags& flags) {
   VISI_RETURN_IF_ERROR(CheckStoreFlags(flags));
   EtcdStoreOptions eo;
   VISI_ASSIGN_OR_RETURN(eo.endpoints, ParseEtcdStoreUrl(flags.store));
@@ -48,6 +47,20 @@ StatusOr<std::unique_ptr<Store>> OpenStoreFromFlags(const StoreFlags& flags, con
   eo.tls_ca_file = flags.etcd_ca;
   eo.tls_cert_file = flags.etcd_cert;
   eo.tls_key_file = flags.etcd_key;
+  return eo;
+}
+
+StatusOr<std::unique_ptr<Store>> OpenStoreFromFlags(const StoreFlags& flags, const std::string& data_dir,
+                                                    const StoreOptions& options, std::string* where) {
+  if (flags.store.empty() || flags.store == "sqlite") {
+    *where = "sqlite " + data_dir + "/store.db";
+    return OpenSqliteStore(data_dir + "/store.db", Scheme::Builtin(), SystemClock::Default(), options);
+  }
+  VISI_ASSIGN_OR_RETURN(EtcdStoreOptions eo, EtcdOptionsFromFlags(flags));
+  // --watch-history is the history etcd keeps too: the store compacts it
+  // to that many revisions below the newest.
+  eo.retained_revisions = options.history_limit;
+  eo.watch_buffer = options.watch_buffer;
   *where = "etcd " + flags.store + " prefix " + eo.prefix;
   return OpenEtcdStore(eo, Scheme::Builtin(), SystemClock::Default());
 }

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "controller/base/statusor.h"
+#include "controller/store/etcd/etcd_store.h"
 #include "controller/store/store.h"
 #include "controller/store/store_engine.h"
 
@@ -21,6 +22,13 @@ struct StoreFlags {
 };
 
 void AddStoreFlags(CLI::App* app, StoreFlags* flags);
+// Only the etcd connection flags (--etcd-prefix, --etcd-ca, --etcd-cert,
+// --etcd-key), for commands that name the store otherwise.
+void AddEtcdFlags(CLI::App* app, StoreFlags* flags);
+
+// The etcd store options of flags.store (an etcd URL) and the etcd flags.
+// kInvalid naming the flag.
+StatusOr<EtcdStoreOptions> EtcdOptionsFromFlags(const StoreFlags& flags);
 
 // Checks the flags without contacting anything (before visid creates its
 // data directory). kInvalid naming the flag.
