@@ -66,6 +66,42 @@ inline std::string LoopbackGet(int port, const std::string& path) {
   return out;
 }
 
+// POST `body` to `path` on 127.0.0.1:`port` with HTTP/1.0; the whole
+// answer, or "" when nothing answers within a second.
+inline std::string LoopbackPost(int port, const std::string& path, const std::string& body) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return "";
+  timeval tv{1, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(static_cast<uint16_t>(port));
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string out;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0) {
+    std::string req = "POST " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n" +
+                      "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+    if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(req.size())) {
+      char buf[4096];
+      ssize_t n;
+      while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) out.append(buf, static_cast<size_t>(n));
+    }
+  }
+  ::close(fd);
+  return out;
+}
+
+// The value of the JSON string field `"name":"..."` in `text`, or "".
+inline std::string JsonStringField(const std::string& text, const std::string& name) {
+  const std::string key = "\"" + name + "\":\"";
+  size_t at = text.find(key);
+  if (at == std::string::npos) return "";
+  at += key.size();
+  size_t end = text.find('"', at);
+  return end == std::string::npos ? "" : text.substr(at, end - at);
+}
+
 // One etcd member process.
 class EtcdProcess {
  public:
@@ -155,6 +191,12 @@ class EtcdProcess {
   bool Healthy() const {
     if (scheme_ == "https") return Accepts();
     return LoopbackGet(client_port_, "/health").find("\"health\":\"true\"") != std::string::npos;
+  }
+  // True when this member says it is the raft leader (plain HTTP only).
+  bool IsRaftLeader() const {
+    std::string st = LoopbackPost(client_port_, "/v3/maintenance/status", "{}");
+    std::string me = JsonStringField(st, "member_id");
+    return !me.empty() && me == JsonStringField(st, "leader");
   }
   bool Accepts() const {
     int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
