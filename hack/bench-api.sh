@@ -7,41 +7,59 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$VISI_ROOT"
 visi::ensure_packages "${VISI_BUILD_PACKAGES[@]}" wrk etcd-server
-visi::build visid api_watch_bench
+visi::build visid api_watch_bench etcd_watch_bench
 build="${VISI_BUILD_DIR:-$VISI_ROOT/build}"
 duration="${BENCH_DURATION:-10s}"
 tmp="$(mktemp -d /tmp/visi-bench-api-XXXXXX)"
-etcd_pid="" visid_pid=""
+etcd_pid="" sqlite_pid="" onetcd_pid=""
 cleanup() {
-  [ -n "$visid_pid" ] && kill "$visid_pid" 2>/dev/null || true
-  [ -n "$etcd_pid" ] && kill "$etcd_pid" 2>/dev/null || true
+  local pid
+  for pid in "$sqlite_pid" "$onetcd_pid" "$etcd_pid"; do
+    [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
+  done
   wait 2>/dev/null || true
   rm -rf "$tmp"
 }
 trap cleanup EXIT
 
-# visid on a port of its own.
-"$build/controller/cmd/visid/visid" --data-dir "$tmp/visid" --listen 127.0.0.1:0 >"$tmp/visid.out" 2>"$tmp/visid.log" &
-visid_pid=$!
-for _ in $(seq 1 100); do grep -q listening "$tmp/visid.out" 2>/dev/null && break; sleep 0.1; done
-visid_url="$(sed -n 's/^listening on //p' "$tmp/visid.out")"
-token="$(sed -n 's/^ *token: //p' "$tmp/visid/visictl.conf")"
-curl -sf --cacert "$tmp/visid/pki/ca.crt" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
-  "$visid_url/apis/visi.dev/v1alpha1/namespaces/bench/visisessions" \
-  -d '{"apiVersion":"visi.dev/v1alpha1","kind":"VisiSession","metadata":{"name":"probe","namespace":"bench"},"spec":{"user":"bench"}}' >/dev/null
+# start_visid NAME FLAGS...: a visid on a port of its own (API only: the
+# figures are the API's and the store's), with a probe object; sets
+# NAME_url, NAME_token and NAME_pid.
+start_visid() {
+  local name="$1"; shift
+  "$build/controller/cmd/visid/visid" --data-dir "$tmp/$name" --listen 127.0.0.1:0 --no-controllers "$@" \
+    >"$tmp/$name.out" 2>"$tmp/$name.log" &
+  printf -v "${name}_pid" '%s' $!
+  for _ in $(seq 1 100); do grep -q listening "$tmp/$name.out" 2>/dev/null && break; sleep 0.1; done
+  local url token
+  url="$(sed -n 's/^listening on //p' "$tmp/$name.out")"
+  [ -n "$url" ] || { cat "$tmp/$name.log" >&2; visi::log "visid $name did not start"; exit 1; }
+  token="$(sed -n 's/^ *token: //p' "$tmp/$name/visictl.conf")"
+  curl -sf --cacert "$tmp/$name/pki/ca.crt" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+    "$url/apis/visi.dev/v1alpha1/namespaces/bench/visisessions" \
+    -d '{"apiVersion":"visi.dev/v1alpha1","kind":"VisiSession","metadata":{"name":"probe","namespace":"bench"},"spec":{"user":"bench"}}' >/dev/null
+  printf -v "${name}_url" '%s' "$url"
+  printf -v "${name}_token" '%s' "$token"
+}
+
+# visid on its embedded SQLite store.
+start_visid sqlite
 
 # etcd on loopback ports of its own, serving TLS with the same certificate
-# as visid, so that both pay for TLS.
+# as visid, so that every figure pays for TLS.
 port=$((20000 + RANDOM % 20000))
 etcd --name bench --data-dir "$tmp/etcd" \
-  --cert-file "$tmp/visid/pki/server.crt" --key-file "$tmp/visid/pki/server.key" \
+  --cert-file "$tmp/sqlite/pki/server.crt" --key-file "$tmp/sqlite/pki/server.key" \
   --listen-client-urls "https://127.0.0.1:$port" --advertise-client-urls "https://127.0.0.1:$port" \
   --listen-peer-urls "http://127.0.0.1:$((port + 1))" --initial-advertise-peer-urls "http://127.0.0.1:$((port + 1))" \
   --initial-cluster "bench=http://127.0.0.1:$((port + 1))" >"$tmp/etcd.log" 2>&1 &
 etcd_pid=$!
 etcd_url="https://127.0.0.1:$port"
-for _ in $(seq 1 100); do curl -sf --cacert "$tmp/visid/pki/ca.crt" "$etcd_url/health" >/dev/null 2>&1 && break; sleep 0.1; done
-curl -sf --cacert "$tmp/visid/pki/ca.crt" "$etcd_url/v3/kv/put" -d '{"key":"L2JlbmNoL3Byb2Jl","value":"cHJvYmU="}' >/dev/null
+for _ in $(seq 1 100); do curl -sf --cacert "$tmp/sqlite/pki/ca.crt" "$etcd_url/health" >/dev/null 2>&1 && break; sleep 0.1; done
+curl -sf --cacert "$tmp/sqlite/pki/ca.crt" "$etcd_url/v3/kv/put" -d '{"key":"L2JlbmNoL3Byb2Jl","value":"cHJvYmU="}' >/dev/null
+
+# visid on that etcd (its own key prefix, over TLS).
+start_visid onetcd --store "etcd+https://127.0.0.1:$port" --etcd-ca "$tmp/sqlite/pki/ca.crt"
 
 # run NAME CONNECTIONS URL SCRIPT ARGS... -> "rps p99_ms"
 run() {
@@ -58,20 +76,24 @@ run() {
   echo "$rps $p99"
 }
 
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
 printf '# Visi API benchmark, %s per figure, one run on %s (%s cores)\n' "$duration" "$(hostname)" "$(nproc)"
-printf '%-26s %12s %12s %8s %14s %14s\n' "figure" "visid/s" "etcd/s" "ratio" "visid p99 ms" "etcd p99 ms"
-for c in 1 32; do
-  read -r v_rps v_p99 < <(run "$c" "$visid_url" visid_create.lua "c$c" "$token")
-  read -r e_rps e_p99 < <(run "$c" "$etcd_url" etcd_put.lua "c$c")
-  printf '%-26s %12.0f %12.0f %8.2f %14.2f %14.2f\n' "durable writes, $c conn" "$v_rps" "$e_rps" \
-    "$(awk -v a="$v_rps" -v b="$e_rps" 'BEGIN {print a / b}')" "$v_p99" "$e_p99"
-done
-for c in 1 32; do
-  read -r v_rps v_p99 < <(run "$c" "$visid_url" visid_get.lua probe "$token")
-  read -r e_rps e_p99 < <(run "$c" "$etcd_url" etcd_range.lua)
-  printf '%-26s %12.0f %12.0f %8.2f %14.2f %14.2f\n' "reads, $c conn" "$v_rps" "$e_rps" \
-    "$(awk -v a="$v_rps" -v b="$e_rps" 'BEGIN {print a / b}')" "$v_p99" "$e_p99"
-done
+printf '# visid/s: on SQLite; visid-etcd/s: visid on that etcd; ratios against raw etcd in the same run\n'
+printf '%-24s %9s %11s %9s %7s %10s %21s\n' "figure" "visid/s" "visid-etcd/s" "etcd/s" "visid÷" "v-etcd÷" \
+  "p99 ms: visid/v-etcd/etcd"
+figure() {  # TITLE VISID_SCRIPT ETCD_SCRIPT CONNS VISID_ARG
+  local title="$1" vs="$2" es="$3" c="$4" arg="$5" s_rps s_p99 o_rps o_p99 e_rps e_p99
+  read -r s_rps s_p99 < <(run "$c" "$sqlite_url" "$vs" "$arg" "$sqlite_token")
+  read -r o_rps o_p99 < <(run "$c" "$onetcd_url" "$vs" "$arg" "$onetcd_token")
+  read -r e_rps e_p99 < <(run "$c" "$etcd_url" "$es" "c$c")
+  printf '%-24s %9.0f %11.0f %9.0f %7s %10s %9.2f/%.2f/%.2f\n' "$title" "$s_rps" "$o_rps" "$e_rps" \
+    "$(ratio "$s_rps" "$e_rps")" "$(ratio "$o_rps" "$e_rps")" "$s_p99" "$o_p99" "$e_p99"
+}
+for c in 1 32; do figure "durable writes, $c conn" visid_create.lua etcd_put.lua "$c" "c$c"; done
+for c in 1 32; do figure "reads, $c conn" visid_get.lua etcd_range.lua "$c" probe; done
 echo "# visid: creates of ~1 KiB VisiSessions over HTTPS with bearer tokens; GETs of one object."
 echo "# etcd: puts of 1 KiB values to new keys and linearizable range reads, over its JSON gateway, TLS with the same certificate."
-"$build/test/bench/api_watch_bench" "$tmp/visid/visictl.conf" 100 200
+echo "# Watch: write-to-event latency, 100 watchers each on its own TLS connection, 200 writes, one every 5 ms."
+printf '%-12s ' "visid:"; "$build/test/bench/api_watch_bench" "$tmp/sqlite/visictl.conf" 100 200
+printf '%-12s ' "visid-etcd:"; "$build/test/bench/api_watch_bench" "$tmp/onetcd/visictl.conf" 100 200
+printf '%-12s ' "etcd:"; "$build/test/bench/etcd_watch_bench" "$etcd_url" "$tmp/sqlite/pki/ca.crt" 100 200

@@ -247,7 +247,11 @@ class CppRestServer final : public HttpServer {
   void Finish(http::http_request& req, HttpRequest in) {
     if ((opts_.all_on_write_threads || (in.method != "GET" && in.method != "HEAD")) && writers_) {
       auto shared = std::make_shared<HttpRequest>(std::move(in));
-      writers_->Post([this, req, shared]() mutable { Reply(req, handler_->Handle(*shared)); });
+      writers_->Post([this, req, shared]() mutable {
+        HttpResponse r = handler_->Handle(*shared);
+        if (!r.stream) return Reply(req, r);
+        StreamReply(req, std::move(r));
+      });
       return;
     }
     HttpResponse r = handler_->Handle(in);

@@ -20,7 +20,8 @@ struct HttpServerOptions {
   size_t write_threads = 64;  // threads that wait on durable commits for write requests
   // Every request (GETs too) runs on those threads, never on cpprestsdk's
   // shared pool: for handlers that block (the wake-up endpoint waits for
-  // HAProxy), so that they cannot stall another server in the process.
+  // HAProxy; every read of the etcd store waits for etcd, whose answers
+  // cpprestsdk's pool threads deliver), so that they cannot stall the pool.
   bool all_on_write_threads = false;
 };
 

@@ -1,7 +1,6 @@
 // API watch benchmark (not a test): write-to-watch-event latency through
-// visid over HTTPS, with N watchers each on its own TLS connection. The
-// watchers are raw OpenSSL clients with one thread each, so that the client
-// side costs little and the figure is visid's. Usage:
+// visid over HTTPS, with N watchers each on its own TLS connection
+// (raw_watcher.h). Usage:
 //   api_watch_bench CONFIG [WATCHERS] [WRITES] [INTERVAL_MS]
 
 #include <algorithm>
@@ -13,58 +12,18 @@
 #include <vector>
 
 #include "controller/client/api_client.h"
-#include "test/bench/chunked.h"
-#include "test/fakes/raw_tls_client.h"
+#include "test/bench/raw_watcher.h"
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Reads a chunked watch stream over TLS and records, for each event, the
-// delay since the "bench/t0" stamp its writer put in it.
-class RawWatcher {
- public:
-  RawWatcher(const std::string& url, const std::string& target, const std::string& token) : conn_(url) {
-    ok_ = conn_.Send("GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + token +
-                     "\r\n\r\n");
-  }
-  bool ok() const { return ok_; }
-
-  // Reads until `events` stamped events have arrived or the stream ends.
-  void Run(int events, std::vector<double>* latencies) {
-    std::string raw;  // undecoded bytes
-    std::string body;  // decoded chunk data
-    bool headers_done = false;
-    char buf[65536];
-    const char* kStamp = "\"bench/t0\":\"";
-    while (static_cast<int>(latencies->size()) < events) {
-      int n = conn_.Read(buf, sizeof buf);
-      if (n <= 0) return;
-      auto now = Clock::now().time_since_epoch().count();
-      raw.append(buf, n);
-      if (!headers_done) {
-        size_t end = raw.find("\r\n\r\n");
-        if (end == std::string::npos) continue;
-        raw.erase(0, end + 4);
-        headers_done = true;
-      }
-      if (visi::bench::DecodeChunks(&raw, &body)) return;  // end of stream
-      size_t nl;
-      while ((nl = body.find('\n')) != std::string::npos) {
-        size_t at = body.find(kStamp);
-        if (at != std::string::npos && at < nl) {
-          long long t0 = std::atoll(body.c_str() + at + std::strlen(kStamp));
-          latencies->push_back((now - t0) / 1e6);
-        }
-        body.erase(0, nl + 1);
-      }
-    }
-  }
-
- private:
-  visi::testing::RawTlsClient conn_;
-  bool ok_ = false;
-};
+// The "bench/t0" annotation of a watch event's object.
+void ApiStamp(std::string_view line, std::vector<long long>* t0) {
+  constexpr std::string_view kStamp = "\"bench/t0\":\"";
+  size_t at = line.find(kStamp);
+  if (at != std::string_view::npos) t0->push_back(std::atoll(line.data() + at + kStamp.size()));
+}
 
 }  // namespace
 
@@ -86,9 +45,11 @@ int main(int argc, char** argv) {
   auto list = writer.Request("GET", path);
   std::string rv = (*visi::ParseJson(list.body))["metadata"]["resourceVersion"];
   std::string run = std::to_string(Clock::now().time_since_epoch().count() % 1000000);
-  std::vector<std::unique_ptr<RawWatcher>> ws;
+  const std::string request = "GET " + path + "?watch=true&resourceVersion=" + rv +
+                              " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + cfg->token + "\r\n\r\n";
+  std::vector<std::unique_ptr<visi::bench::RawWatcher>> ws;
   for (int i = 0; i < watchers; ++i) {
-    ws.push_back(std::make_unique<RawWatcher>(cfg->server, path + "?watch=true&resourceVersion=" + rv, cfg->token));
+    ws.push_back(std::make_unique<visi::bench::RawWatcher>(cfg->server, request, ApiStamp));
     if (!ws.back()->ok()) {
       std::fprintf(stderr, "watcher %d could not connect\n", i);
       return 1;

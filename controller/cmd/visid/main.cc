@@ -479,6 +479,10 @@ int main(int argc, char** argv) {
   http.tls = !insecure_http;
   http.cert_file = pki.server_cert;
   http.key_file = pki.server_key;
+  // Reads of the etcd store wait on etcd through cpprestsdk, whose shared
+  // pool delivers the answers: a GET that waited on a pool thread could
+  // leave none to deliver them.
+  http.all_on_write_threads = visi::StoreIsRemote(store_flags);
   // cpprestsdk reads a whole body before its 413 goes out: room for a body
   // some times the limit, so the client still hears why, and no more.
   deadlines.max_request_bytes = static_cast<int64_t>(4 * http.max_body_bytes + http.max_header_bytes + 64 * 1024);

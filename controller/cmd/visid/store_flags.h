@@ -22,6 +22,8 @@ struct StoreFlags {
 };
 
 void AddStoreFlags(CLI::App* app, StoreFlags* flags);
+// Whether the flags name a store over the network (etcd), not a file.
+inline bool StoreIsRemote(const StoreFlags& flags) { return flags.store.rfind("etcd", 0) == 0; }
 // Only the etcd connection flags (--etcd-prefix, --etcd-ca, --etcd-cert,
 // --etcd-key), for commands that name the store otherwise.
 void AddEtcdFlags(CLI::App* app, StoreFlags* flags);
