@@ -16,6 +16,7 @@
 #include <fstream>
 #include <map>
 #include <random>
+#include <regex>
 #include <set>
 #include <thread>
 
@@ -251,8 +252,12 @@ TEST_F(EtcdTwoVisidTest, TheLeaderKilledWhileSessionsAreCreatedLeavesAllReadyAnd
 
   // 20 sessions, through both visid in turn; the leader dies after the 7th.
   constexpr int kSessionCount = 20;
+  int64_t killed_at = 0;
   for (int i = 0; i < kSessionCount; ++i) {
-    if (i == 7) by_identity[leader]->Kill();
+    if (i == 7) {
+      killed_at = std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+      by_identity[leader]->Kill();
+    }
     const std::string via = (i % 2 == 0 || i >= 7) ? survivor : leader;
     auto r = api[via]->Request("POST", kSessions, SessionJson("s" + std::to_string(i), 1));
     ASSERT_EQ(r.code, 201) << "via " << via << ": " << r.body;
@@ -277,7 +282,17 @@ TEST_F(EtcdTwoVisidTest, TheLeaderKilledWhileSessionsAreCreatedLeavesAllReadyAnd
     return true;
   }, seconds(300))) << dump();
   EXPECT_EQ(Holder(alive), survivor);
-  EXPECT_NE(FileText(by_identity[survivor]->log_path()).find("started leading"), std::string::npos);
+  // The survivor took over within the lease (plus a retry period to notice,
+  // and slack for a loaded 2-core machine), and not before the kill.
+  std::smatch m;
+  const std::string log = FileText(by_identity[survivor]->log_path());
+  ASSERT_TRUE(std::regex_search(log, m, std::regex("\"msg\":\"started leading\"[^\\n]*\"unixMillis\":([0-9]+)")))
+      << log;
+  const int64_t took_over = std::stoll(m[1]);
+  EXPECT_GE(took_over, killed_at);
+  EXPECT_LE(took_over - killed_at, kLeaseMs + 2 * 250 + 3000);
+  std::printf("controllers taken over %lld ms after the leader was SIGKILLed (lease %d ms)\n",
+              static_cast<long long>(took_over - killed_at), kLeaseMs);
 
   // Nothing twice: per session exactly its three containers and one
   // network, on a subnet of its own.

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 
 #include "test/e2e/visid_process.h"
 
@@ -116,6 +117,13 @@ TEST(VisidFlagsTest, CopyStoreFlagsAreChecked) {
   }
   EXPECT_FALSE(std::filesystem::exists("/tmp/visid-copy-never-created"));
   EXPECT_FALSE(std::filesystem::exists("/tmp/visid-copy-never-created/store.db"));
+  // A file that is not a SQLite store is refused, and left as it was.
+  const std::string garbage = v.dir() + "/garbage.db";
+  std::ofstream(garbage) << "not a database\n";
+  auto [grc, gout] = RunCommand(copy + "--from " + garbage + " --to etcd://127.0.0.1:1 2>&1");
+  EXPECT_EQ(grc, 1) << gout;
+  EXPECT_NE(gout.find("not a usable SQLite database"), std::string::npos) << gout;
+  EXPECT_EQ(RunCommand("cat " + garbage).second, "not a database\n");
   // Stopped, its store can be read; no etcd answers on port 1.
   v.Stop();
   auto [rc, out] = RunCommand(copy + "--from " + v.dir() + "/store.db --to etcd://127.0.0.1:1 2>&1");
