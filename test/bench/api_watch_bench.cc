@@ -47,38 +47,13 @@ int main(int argc, char** argv) {
   std::string run = std::to_string(Clock::now().time_since_epoch().count() % 1000000);
   const std::string request = "GET " + path + "?watch=true&resourceVersion=" + rv +
                               " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + cfg->token + "\r\n\r\n";
-  std::vector<std::unique_ptr<visi::bench::RawWatcher>> ws;
-  for (int i = 0; i < watchers; ++i) {
-    ws.push_back(std::make_unique<visi::bench::RawWatcher>(cfg->server, request, ApiStamp));
-    if (!ws.back()->ok()) {
-      std::fprintf(stderr, "watcher %d could not connect\n", i);
-      return 1;
-    }
-  }
-  std::vector<std::vector<double>> lat(watchers);
-  std::vector<std::thread> threads;
-  for (int i = 0; i < watchers; ++i) threads.emplace_back([&, i] { ws[i]->Run(writes, &lat[i]); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(1000));  // streams established
-  for (int n = 0; n < writes; ++n) {
+  return visi::bench::MeasureWatchDelivery("via API", cfg->server, request, ApiStamp, watchers, writes, interval_ms,
+                                           [&](int n) {
     visi::Json o = {{"apiVersion", "visi.dev/v1alpha1"}, {"kind", "VisiSession"},
                     {"metadata", {{"name", "w-" + run + "-" + std::to_string(n)}, {"namespace", "watch-bench"},
                                   {"annotations", {{"bench/t0", std::to_string(Clock::now().time_since_epoch().count())}}}}},
                     {"spec", {{"user", "bench"}}}};
     auto r = writer.Request("POST", path, o.dump());
     if (!r.ok()) std::fprintf(stderr, "create: %s\n", r.body.c_str());
-    std::this_thread::sleep_for(std::chrono::milliseconds(interval_ms));
-  }
-  for (auto& t : threads) t.join();
-  std::vector<double> all;
-  for (auto& l : lat) all.insert(all.end(), l.begin(), l.end());
-  std::sort(all.begin(), all.end());
-  if (all.empty()) {
-    std::printf("no events delivered\n");
-    return 1;
-  }
-  std::printf("watch latency via API, %d watchers, a write every %d ms: p50 %.2f ms, p99 %.2f ms, "
-              "max %.2f ms, %zu events of %d\n",
-              watchers, interval_ms, all[all.size() / 2], all[all.size() * 99 / 100], all.back(),
-              all.size(), watchers * writes);
-  return 0;
+  });
 }

@@ -59,35 +59,10 @@ int main(int argc, char** argv) {
   const std::string request = "POST /v3/watch HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                               "Content-Length: " +
                               std::to_string(body.size()) + "\r\n\r\n" + body;
-  std::vector<std::unique_ptr<visi::bench::RawWatcher>> ws;
-  for (int i = 0; i < watchers; ++i) {
-    ws.push_back(std::make_unique<visi::bench::RawWatcher>(url, request, EtcdStamps));
-    if (!ws.back()->ok()) {
-      std::fprintf(stderr, "watcher %d could not connect\n", i);
-      return 1;
-    }
-  }
-  std::vector<std::vector<double>> lat(watchers);
-  std::vector<std::thread> threads;
-  for (int i = 0; i < watchers; ++i) threads.emplace_back([&, i] { ws[i]->Run(writes, &lat[i]); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(1000));  // streams established
-  for (int n = 0; n < writes; ++n) {
+  return visi::bench::MeasureWatchDelivery("on raw etcd", url, request, EtcdStamps, watchers, writes, interval_ms,
+                                           [&](int n) {
     const std::string t0 = std::to_string(Clock::now().time_since_epoch().count());
     auto r = (*client)->Txn({}, {{visi::EtcdOp::Type::kPut, prefix + std::to_string(n), t0}}, {});
     if (!r.ok()) std::fprintf(stderr, "put: %s\n", r.status().ToString().c_str());
-    std::this_thread::sleep_for(std::chrono::milliseconds(interval_ms));
-  }
-  for (auto& t : threads) t.join();
-  std::vector<double> all;
-  for (auto& l : lat) all.insert(all.end(), l.begin(), l.end());
-  std::sort(all.begin(), all.end());
-  if (all.empty()) {
-    std::printf("no events delivered\n");
-    return 1;
-  }
-  std::printf("watch latency on raw etcd, %d watchers, a write every %d ms: p50 %.2f ms, p99 %.2f ms, "
-              "max %.2f ms, %zu events of %d\n",
-              watchers, interval_ms, all[all.size() / 2], all[all.size() * 99 / 100], all.back(), all.size(),
-              watchers * writes);
-  return 0;
+  });
 }

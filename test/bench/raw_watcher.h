@@ -5,8 +5,12 @@
 // API watches and etcd's /v3/watch gateway stream alike (chunked HTTP/1.1,
 // one JSON document per line).
 
+#include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <functional>
+#include <memory>
+#include <thread>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -66,5 +70,43 @@ class RawWatcher {
   Stamps stamps_;
   bool ok_ = false;
 };
+
+// Opens `watchers` streams with `request`, then makes `writes` stamped
+// writes with `write(n)`, one every `interval_ms`, and prints the delivery
+// latency over all watchers: "watch latency WHAT, N watchers, ...". The
+// exit status for main(): 1 when a watcher cannot connect or nothing came.
+inline int MeasureWatchDelivery(const std::string& what, const std::string& url, const std::string& request,
+                                const RawWatcher::Stamps& stamps, int watchers, int writes, int interval_ms,
+                                const std::function<void(int)>& write) {
+  std::vector<std::unique_ptr<RawWatcher>> ws;
+  for (int i = 0; i < watchers; ++i) {
+    ws.push_back(std::make_unique<RawWatcher>(url, request, stamps));
+    if (!ws.back()->ok()) {
+      std::fprintf(stderr, "watcher %d could not connect\n", i);
+      return 1;
+    }
+  }
+  std::vector<std::vector<double>> lat(watchers);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < watchers; ++i) threads.emplace_back([&, i] { ws[i]->Run(writes, &lat[i]); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));  // streams established
+  for (int n = 0; n < writes; ++n) {
+    write(n);
+    std::this_thread::sleep_for(std::chrono::milliseconds(interval_ms));
+  }
+  for (auto& t : threads) t.join();
+  std::vector<double> all;
+  for (auto& l : lat) all.insert(all.end(), l.begin(), l.end());
+  std::sort(all.begin(), all.end());
+  if (all.empty()) {
+    std::printf("no events delivered\n");
+    return 1;
+  }
+  std::printf("watch latency %s, %d watchers, a write every %d ms: p50 %.2f ms, p99 %.2f ms, "
+              "max %.2f ms, %zu events of %d\n",
+              what.c_str(), watchers, interval_ms, all[all.size() / 2], all[all.size() * 99 / 100], all.back(),
+              all.size(), watchers * writes);
+  return 0;
+}
 
 }  // namespace visi::bench

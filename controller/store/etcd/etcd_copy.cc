@@ -64,12 +64,7 @@ StatusOr<EtcdCopyReport> CopyStoreToEtcd(Store& from, const Scheme& scheme, cons
   if (to.prefix.empty() || to.prefix.front() != '/' || to.prefix.back() != '/') {
     return InvalidError("etcd key prefix \"" + to.prefix + "\" must start and end with \"/\"");
   }
-  VISI_ASSIGN_OR_RETURN(std::unique_ptr<EtcdClient> client,
-                        EtcdClient::Create({.endpoints = to.endpoints,
-                                            .tls_ca_file = to.tls_ca_file,
-                                            .tls_cert_file = to.tls_cert_file,
-                                            .tls_key_file = to.tls_key_file,
-                                            .request_timeout = to.request_timeout}));
+  VISI_ASSIGN_OR_RETURN(std::unique_ptr<EtcdClient> client, EtcdClient::Create(EtcdClientOptionsOf(to)));
   const EtcdKeyspace keys(to.prefix);
   EtcdCopyReport report;
   VISI_ASSIGN_OR_RETURN(std::vector<Source> source, ReadSource(from, scheme, keys, &report));

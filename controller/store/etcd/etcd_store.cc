@@ -372,17 +372,22 @@ StatusOr<std::unique_ptr<Watcher>> EtcdStore::Watch(const WatchOptions& opts) {
 
 }  // namespace
 
+EtcdClientOptions EtcdClientOptionsOf(const EtcdStoreOptions& options) {
+  EtcdClientOptions c;
+  c.endpoints = options.endpoints;
+  c.tls_ca_file = options.tls_ca_file;
+  c.tls_cert_file = options.tls_cert_file;
+  c.tls_key_file = options.tls_key_file;
+  c.request_timeout = options.request_timeout;
+  return c;
+}
+
 StatusOr<std::unique_ptr<Store>> OpenEtcdStore(const EtcdStoreOptions& options,
                                                std::shared_ptr<const Scheme> scheme, Clock* clock) {
   if (options.prefix.empty() || options.prefix.back() != '/') {
     return InvalidError("etcd key prefix \"" + options.prefix + "\" must end with \"/\"");
   }
-  VISI_ASSIGN_OR_RETURN(std::unique_ptr<EtcdClient> client,
-                        EtcdClient::Create({.endpoints = options.endpoints,
-                                            .tls_ca_file = options.tls_ca_file,
-                                            .tls_cert_file = options.tls_cert_file,
-                                            .tls_key_file = options.tls_key_file,
-                                            .request_timeout = options.request_timeout}));
+  VISI_ASSIGN_OR_RETURN(std::unique_ptr<EtcdClient> client, EtcdClient::Create(EtcdClientOptionsOf(options)));
   // A member must answer now: a store that cannot reach etcd is better
   // refused at start than failing every call.
   EtcdRangeRequest probe;

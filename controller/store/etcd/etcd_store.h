@@ -37,6 +37,10 @@ struct EtcdStoreOptions {
   uint64_t retained_revisions = 0;
 };
 
+struct EtcdClientOptions;
+// The client options of a store's: members, TLS files, request timeout.
+EtcdClientOptions EtcdClientOptionsOf(const EtcdStoreOptions& options);
+
 // Parses visid's --store value "etcd://HOST:PORT[,HOST:PORT...]" (or
 // "etcd+https://..." for TLS) into endpoints. kInvalid naming the flag.
 StatusOr<std::vector<std::string>> ParseEtcdStoreUrl(const std::string& url);
