@@ -12,10 +12,10 @@ build="${VISI_BUILD_DIR:-$VISI_ROOT/build}"
 duration="${BENCH_DURATION:-10s}"
 warmup="${BENCH_WARMUP:-2s}"
 tmp="$(mktemp -d /tmp/visi-bench-api-XXXXXX)"
-etcd_pid="" sqlite_pid="" onetcd_pid=""
+etcd_pid="" backing_pid="" sqlite_pid="" onetcd_pid=""
 cleanup() {
   local pid
-  for pid in "$sqlite_pid" "$onetcd_pid" "$etcd_pid"; do
+  for pid in "$sqlite_pid" "$onetcd_pid" "$etcd_pid" "$backing_pid"; do
     [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
   done
   wait 2>/dev/null || true
@@ -46,21 +46,31 @@ start_visid() {
 # visid on its embedded SQLite store.
 start_visid sqlite
 
-# etcd on loopback ports of its own, serving TLS with the same certificate
-# as visid, so that every figure pays for TLS.
-port=$((20000 + RANDOM % 20000))
-etcd --name bench --data-dir "$tmp/etcd" \
-  --cert-file "$tmp/sqlite/pki/server.crt" --key-file "$tmp/sqlite/pki/server.key" \
-  --listen-client-urls "https://127.0.0.1:$port" --advertise-client-urls "https://127.0.0.1:$port" \
-  --listen-peer-urls "http://127.0.0.1:$((port + 1))" --initial-advertise-peer-urls "http://127.0.0.1:$((port + 1))" \
-  --initial-cluster "bench=http://127.0.0.1:$((port + 1))" >"$tmp/etcd.log" 2>&1 &
-etcd_pid=$!
-etcd_url="https://127.0.0.1:$port"
-for _ in $(seq 1 100); do curl -sf --cacert "$tmp/sqlite/pki/ca.crt" "$etcd_url/health" >/dev/null 2>&1 && break; sleep 0.1; done
+# start_etcd NAME: an etcd on loopback ports of its own, serving TLS with
+# the same certificate as visid, so that every figure pays for TLS; sets
+# NAME_url and NAME_pid.
+start_etcd() {
+  local name="$1" port url
+  port=$((20000 + RANDOM % 20000))
+  etcd --name "$name" --data-dir "$tmp/$name" \
+    --cert-file "$tmp/sqlite/pki/server.crt" --key-file "$tmp/sqlite/pki/server.key" \
+    --listen-client-urls "https://127.0.0.1:$port" --advertise-client-urls "https://127.0.0.1:$port" \
+    --listen-peer-urls "http://127.0.0.1:$((port + 1))" --initial-advertise-peer-urls "http://127.0.0.1:$((port + 1))" \
+    --initial-cluster "$name=http://127.0.0.1:$((port + 1))" >"$tmp/$name.log" 2>&1 &
+  printf -v "${name}_pid" '%s' $!
+  url="https://127.0.0.1:$port"
+  for _ in $(seq 1 100); do curl -sf --cacert "$tmp/sqlite/pki/ca.crt" "$url/health" >/dev/null 2>&1 && break; sleep 0.1; done
+  printf -v "${name}_url" '%s' "$url"
+}
+
+# Raw etcd, measured alone.
+start_etcd etcd
 curl -sf --cacert "$tmp/sqlite/pki/ca.crt" "$etcd_url/v3/kv/put" -d '{"key":"L2JlbmNoL3Byb2Jl","value":"cHJvYmU="}' >/dev/null
 
-# visid on that etcd (its own key prefix, over TLS).
-start_visid onetcd --store "etcd+https://127.0.0.1:$port" --etcd-ca "$tmp/sqlite/pki/ca.crt"
+# visid on an etcd of its own, alike: neither figure runs on a database the
+# other one grew.
+start_etcd backing
+start_visid onetcd --store "etcd+https://${backing_url#https://}" --etcd-ca "$tmp/sqlite/pki/ca.crt"
 
 # run NAME CONNECTIONS URL SCRIPT ARGS... -> "rps p99_ms"
 run() {
@@ -89,7 +99,7 @@ run() {
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
 printf '# Visi API benchmark, %s per figure, one run on %s (%s cores)\n' "$duration" "$(hostname)" "$(nproc)"
-printf '# visid/s: on SQLite; visid-etcd/s: visid on that etcd; ratios against raw etcd in the same run\n'
+printf '# visid/s: on SQLite; visid-etcd/s: visid on an etcd of its own, set up as the raw one; ratios against raw etcd in the same run\n'
 printf '%-24s %9s %11s %9s %7s %10s %21s\n' "figure" "visid/s" "visid-etcd/s" "etcd/s" "visid÷" "v-etcd÷" \
   "p99 ms: visid/v-etcd/etcd"
 figure() {  # TITLE VISID_SCRIPT ETCD_SCRIPT CONNS VISID_ARG

@@ -262,14 +262,18 @@ class CppRestServer final : public HttpServer {
   // Streams a watch: a thread of its own writes chunks into a bounded
   // buffer that cpprestsdk drains to the client.
   void StreamReply(http::http_request& req, HttpResponse r) {
+    {
+      // Counted under the lock Stop() waits with: a stream is either
+      // counted before Stop() waits, or sees stopped_ and never starts (one
+      // opened on a writer thread can get here after Stop() began).
+      std::lock_guard lock(mu_);
+      if (stopped_) return ReplyError(req, UnavailableError("the server is shutting down"));
+      ++streams_;
+    }
     concurrency::streams::producer_consumer_buffer<uint8_t> buf;
     http::http_response resp(static_cast<http::status_code>(r.code));
     resp.set_body(concurrency::streams::istream(buf), utility::conversions::to_string_t(r.content_type));
     auto sent = req.reply(resp);
-    {
-      std::lock_guard lock(mu_);
-      ++streams_;
-    }
     std::thread([this, buf, sent, stream = std::move(r.stream)]() mutable {
       size_t limit = opts_.max_stream_buffer;
       bool cut_off = false;

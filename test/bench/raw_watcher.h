@@ -29,6 +29,8 @@ class RawWatcher {
   // `request`: the whole HTTP request that opens the stream.
   RawWatcher(const std::string& url, const std::string& request, Stamps stamps)
       : conn_(url), stamps_(std::move(stamps)) {
+    // Bounded: a stream silent this long ends the run instead of hanging.
+    conn_.SetReadTimeout(15000);
     ok_ = conn_.Send(request);
   }
   bool ok() const { return ok_; }

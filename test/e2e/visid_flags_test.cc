@@ -57,6 +57,8 @@ TEST(VisidFlagsTest, ControllerFlagsAreChecked) {
            {"--store 'etcd://h:1,;rm -rf /'", "--store"},
            {"--store etcd://127.0.0.1:2379 --etcd-prefix visi", "--etcd-prefix must start and end with '/'"},
            {"--store etcd://127.0.0.1:2379 --etcd-cert /tmp/c.pem", "--etcd-cert and --etcd-key go together"},
+           {"--store etcd://127.0.0.1:2379 --etcd-compact-retention lots", "--etcd-compact-retention"},
+           {"--store etcd://127.0.0.1:2379 --etcd-compact-retention -5", "--etcd-compact-retention"},
            {"--print-haproxy-config", "--router-attach DIR"},
            {"--print-haproxy-config --router-attach /tmp/x --router-listen 127.0.0.1:0", "--router-listen must be"},
            {"--print-haproxy-config --router-attach 'rel;dir' --router-listen 127.0.0.1:80 --wakeup-listen 127.0.0.1:81",
@@ -117,13 +119,23 @@ TEST(VisidFlagsTest, CopyStoreFlagsAreChecked) {
   }
   EXPECT_FALSE(std::filesystem::exists("/tmp/visid-copy-never-created"));
   EXPECT_FALSE(std::filesystem::exists("/tmp/visid-copy-never-created/store.db"));
-  // A file that is not a SQLite store is refused, and left as it was.
-  const std::string garbage = v.dir() + "/garbage.db";
-  std::ofstream(garbage) << "not a database\n";
-  auto [grc, gout] = RunCommand(copy + "--from " + garbage + " --to etcd://127.0.0.1:1 2>&1");
-  EXPECT_EQ(grc, 1) << gout;
-  EXPECT_NE(gout.find("not a usable SQLite database"), std::string::npos) << gout;
-  EXPECT_EQ(RunCommand("cat " + garbage).second, "not a database\n");
+  // A file that is not a SQLite store, or an empty one, is refused and
+  // left as it was: no schema written into it, no lock file beside it.
+  for (const std::string text : {"not a database\n", ""}) {
+    const std::string garbage = v.dir() + "/garbage.db";
+    std::ofstream(garbage) << text;
+    auto [grc, gout] = RunCommand(copy + "--from " + garbage + " --to etcd://127.0.0.1:1 2>&1");
+    EXPECT_EQ(grc, 2) << gout;
+    EXPECT_NE(gout.find("is not a SQLite store"), std::string::npos) << gout;
+    EXPECT_EQ(RunCommand("cat " + garbage).second, text);
+    EXPECT_FALSE(std::filesystem::exists(garbage + ".lock"));
+    EXPECT_FALSE(std::filesystem::exists(garbage + "-wal"));
+  }
+  // visid's own flags before "copy-store" are refused, not ignored.
+  auto [brc, bout] = RunCommand(std::string(VISI_VISID_BINARY) + " --etcd-prefix /other/ copy-store --from " +
+                                v.dir() + " --to etcd://127.0.0.1:1 2>&1");
+  EXPECT_EQ(brc, 2) << bout;
+  EXPECT_NE(bout.find("--etcd-prefix is not a flag of copy-store"), std::string::npos) << bout;
   // Stopped, its store can be read; no etcd answers on port 1.
   v.Stop();
   auto [rc, out] = RunCommand(copy + "--from " + v.dir() + "/store.db --to etcd://127.0.0.1:1 2>&1");

@@ -213,6 +213,24 @@ TEST_F(EtcdCopyTest, AnotherObjectInEtcdStopsTheCopyBeforeAnyWrite) {
   EXPECT_NE(b->kvs[0].value.find("not-the-same"), std::string::npos) << "not overwritten";
 }
 
+// etcd holding objects the source does not have at all (another
+// installation on the prefix, or objects made since an earlier copy): never
+// merged into.
+TEST_F(EtcdCopyTest, ObjectsInEtcdThatTheSourceLacksStopTheCopy) {
+  ASSERT_TRUE(source_->Create(Session("alice", "a")).ok());
+  Object theirs = Session("bob", "theirs", "bob");
+  theirs.metadata.uid = "another-installation";
+  auto t = raw_->Txn({}, {{EtcdOp::Type::kPut, to_.prefix + "VisiSession/bob/theirs", ObjectToJsonText(theirs)}}, {});
+  ASSERT_TRUE(t.ok());
+  auto report = Copy();
+  ASSERT_FALSE(report.ok());
+  EXPECT_EQ(report.status().code(), Code::kConflict);
+  EXPECT_NE(report.status().message().find("VisiSession/bob/theirs"), std::string::npos) << report.status().message();
+  EXPECT_EQ(EtcdKeys(), 1) << "nothing was written";
+  // A dry run says the same.
+  EXPECT_EQ(Copy(/*dry_run=*/true).status().code(), Code::kConflict);
+}
+
 // The source is the store of a stopped visid: one still running holds its
 // lock. A bad prefix or an unreachable etcd are named.
 TEST_F(EtcdCopyTest, ABusySourceABadPrefixAndNoEtcdAreRefused) {

@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <cstring>
 
 #include "controller/base/clock.h"
 #include "controller/store/etcd/etcd_copy.h"
@@ -47,6 +48,17 @@ int RunCopyStore(const CopyStoreFlags& flags) {
   if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) path += "/store.db";
   if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
     return fail(2, "--from: no SQLite store at " + path + " (give visid's --data-dir or its store.db)");
+  }
+  // Opening a store writes to it (its schema, its WAL): a file that is not
+  // one is refused before, and left as it was.
+  {
+    char header[16] = {};
+    std::FILE* f = std::fopen(path.c_str(), "rb");
+    const size_t n = f ? std::fread(header, 1, sizeof header, f) : 0;
+    if (f) std::fclose(f);
+    if (n != sizeof header || std::memcmp(header, "SQLite format 3", 16) != 0) {
+      return fail(2, "--from: " + path + " is not a SQLite store (no SQLite header)");
+    }
   }
   // The store's lock: fails while a visid uses it, so the copy is of a
   // store nobody changes meanwhile.

@@ -21,8 +21,8 @@ struct CopyStoreFlags {
 // Adds the subcommand to visid's flags; returns it (parsed() says it ran).
 CLI::App* AddCopyStoreCommand(CLI::App* app, CopyStoreFlags* flags);
 
-// Runs it: 0 when everything is in etcd, 1 when the copy failed, 2 for bad
-// flags. Says what it does on stderr, the result on stdout.
+// Runs it: 0 when everything is in etcd, 1 when the copy failed, 2 for a
+// bad flag value. Says what it does on stderr, the result on stdout.
 int RunCopyStore(const CopyStoreFlags& flags);
 
 }  // namespace visi

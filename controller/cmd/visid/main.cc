@@ -160,7 +160,7 @@ int main(int argc, char** argv) {
   app.add_option("--apply", apply, "Apply a manifest file or directory at start (repeatable)");
   app.add_flag("--once", once, "Apply, then exit without serving");
   app.add_flag("--insecure-http", insecure_http, "Serve plain HTTP (only on a loopback address)");
-  app.add_option("--watch-history", watch_history, "Changes kept for watch resumption (older: 410 Gone); on etcd, the revisions etcd keeps")
+  app.add_option("--watch-history", watch_history, "Changes kept for watch resumption (older: 410 Gone)")
       ->check(CLI::Range(size_t{1}, size_t{10000000}))
       ->capture_default_str();
   app.add_option("--http-threads", http_threads,
@@ -261,7 +261,18 @@ int main(int argc, char** argv) {
                  "How often HAProxy's per-route counters are read for lastActivityTime and Idle")
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
-  if (copy_store->parsed()) return visi::RunCopyStore(copy_flags);
+  if (copy_store->parsed()) {
+    // Flags given before "copy-store" are visid's own, not the copy's: an
+    // --etcd-prefix there would silently copy to the default prefix.
+    for (const CLI::Option* o : app.get_options()) {
+      if (o->count() > 0 && o->get_name() != "--help") {
+        std::fprintf(stderr, "visid copy-store: %s is not a flag of copy-store (put the copy's flags after \"copy-store\")\n",
+                     o->get_name().c_str());
+        return 2;
+      }
+    }
+    return visi::RunCopyStore(copy_flags);
+  }
   for (auto [flag, text, out] : {std::tuple{"--router-sync", &router_sync, &copts.router.sync_period},
                                  std::tuple{"--router-activity", &router_activity, &copts.router.activity_period}}) {
     auto d = visi::ParseDuration(*text);

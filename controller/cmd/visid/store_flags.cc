@@ -11,6 +11,11 @@ void AddStoreFlags(CLI::App* app, StoreFlags* flags) {
   app->add_option("--store", flags->store,
                   "Where objects are kept: sqlite (DATA_DIR/store.db, the default) or "
                   "etcd://HOST:PORT[,HOST:PORT...] (etcd+https://... for TLS): several visid on one etcd");
+  app->add_option("--etcd-compact-retention", flags->etcd_compact_retention,
+                  "Compact etcd to this many revisions below the newest as visid writes (all of etcd, every "
+                  "prefix: only when visid owns it). 0: never; etcd's --auto-compaction-* does it")
+      ->check(CLI::Range(uint64_t{0}, uint64_t{1} << 40))
+      ->capture_default_str();
   AddEtcdFlags(app, flags);
 }
 
@@ -57,9 +62,8 @@ StatusOr<std::unique_ptr<Store>> OpenStoreFromFlags(const StoreFlags& flags, con
     return OpenSqliteStore(data_dir + "/store.db", Scheme::Builtin(), SystemClock::Default(), options);
   }
   VISI_ASSIGN_OR_RETURN(EtcdStoreOptions eo, EtcdOptionsFromFlags(flags));
-  // --watch-history is the history etcd keeps too: the store compacts it
-  // to that many revisions below the newest.
-  eo.retained_revisions = options.history_limit;
+  // Compaction covers all of etcd, whatever the prefix: only when asked.
+  eo.retained_revisions = flags.etcd_compact_retention;
   eo.watch_buffer = options.watch_buffer;
   *where = "etcd " + flags.store + " prefix " + eo.prefix;
   return OpenEtcdStore(eo, Scheme::Builtin(), SystemClock::Default());

@@ -19,6 +19,7 @@ struct StoreFlags {
   std::string store;  // "" or "sqlite": DATA_DIR/store.db; "etcd://HOST:PORT[,...]" or "etcd+https://..."
   std::string etcd_prefix = "/visi/";
   std::string etcd_ca, etcd_cert, etcd_key;
+  uint64_t etcd_compact_retention = 0;  // revisions; 0: visid never compacts etcd
 };
 
 void AddStoreFlags(CLI::App* app, StoreFlags* flags);

@@ -89,18 +89,23 @@ StatusOr<EtcdCopyReport> CopyStoreToEtcd(Store& from, const Scheme& scheme, cons
       missing.push_back(&s);
     } else if (Same(keys, it->second, *s.object)) {
       ++report.already;
+      existing.erase(it);
     } else {
       conflicts.push_back(Describe(*s.object));
+      existing.erase(it);
     }
   }
+  // What is left is not the source's at all: another installation, or
+  // objects made on etcd since an earlier copy. Never merged into.
+  for (const auto& [key, kv] : existing) conflicts.push_back(std::string(keys.Relative(key)));
   if (!conflicts.empty()) {
     std::string names;
     for (size_t i = 0; i < conflicts.size() && i < 5; ++i) names += (i ? ", " : "") + conflicts[i];
     if (conflicts.size() > 5) names += " and " + std::to_string(conflicts.size() - 5) + " more";
-    return ConflictError("etcd already holds other objects under " + to.prefix + " than the source's: " + names +
+    return ConflictError("etcd already holds objects under " + to.prefix + " that are not the source's: " + names +
                          " (nothing was copied; copy into an empty prefix, --etcd-prefix, or delete those)");
   }
-  if (!existing.empty()) {
+  if (report.already > 0) {
     progress(std::to_string(report.already) + " objects are in etcd already (an earlier copy)");
   }
   if (dry_run) return report;
@@ -132,18 +137,25 @@ StatusOr<EtcdCopyReport> CopyStoreToEtcd(Store& from, const Scheme& scheme, cons
       // A key appeared since the read (a visid writing meanwhile): one at a
       // time, and that one is a conflict unless it is the same object.
       for (const Source* s : batch) {
-        VISI_ASSIGN_OR_RETURN(bool one, put({s}));
-        if (one) {
-          ++report.copied;
-          continue;
-        }
-        EtcdRangeRequest read;
-        read.key = s->key;
-        VISI_ASSIGN_OR_RETURN(EtcdRangeResponse now, client->Range(read));
-        if (!now.kvs.empty() && Same(keys, now.kvs.front(), *s->object)) {
+        bool done = false;
+        // A key that appears and goes again between the put and the read
+        // is tried again, a few times.
+        for (int attempt = 0; attempt < 3 && !done; ++attempt) {
+          VISI_ASSIGN_OR_RETURN(bool one, put({s}));
+          if (one) {
+            ++report.copied;
+            done = true;
+            break;
+          }
+          EtcdRangeRequest read;
+          read.key = s->key;
+          VISI_ASSIGN_OR_RETURN(EtcdRangeResponse now, client->Range(read));
+          if (now.kvs.empty()) continue;
+          if (!Same(keys, now.kvs.front(), *s->object)) break;
           ++report.already;
-          continue;
+          done = true;
         }
+        if (done) continue;
         return ConflictError("etcd key of " + Describe(*s->object) +
                              " was written by someone else during the copy; " + std::to_string(report.copied) +
                              " objects were copied (run the copy again once nothing else writes under " +
