@@ -320,10 +320,19 @@ HttpResponse ApiHandler::Watch(const HttpRequest& req, const Target& t) {
   if (*rv > 0) opts.resource_version = *rv;
   opts.bookmarks = QueryBool(req, "allowWatchBookmarks");
   opts.bookmark_interval = opts_.bookmark_interval;
-  if (metrics_->open_watches() >= static_cast<int64_t>(opts_.max_watches)) {
+  // The slot is taken here, where the limit is checked, not when the
+  // stream starts (on another thread, later): watches opened at once on
+  // several request threads cannot overshoot it. It is given back when the
+  // stream ends, or with the response if the stream never starts.
+  if (!metrics_->TryOpenWatch(static_cast<int64_t>(opts_.max_watches))) {
     return Error(UnavailableError("too many open watches (" + std::to_string(opts_.max_watches) +
                                   "); try again later"), &t);
   }
+  struct WatchSlot {
+    Metrics* metrics;
+    ~WatchSlot() { metrics->WatchClosed(); }
+  };
+  std::shared_ptr<WatchSlot> slot(new WatchSlot{metrics_});
   auto watcher = Timed("watch", [&] { return store_->Watch(opts); });
   if (!watcher.ok()) return Error(watcher.status(), &t);
   auto deadline = SteadyClock::now() +
@@ -332,9 +341,7 @@ HttpResponse ApiHandler::Watch(const HttpRequest& req, const Target& t) {
   r.content_type = "application/json";
   std::shared_ptr<Watcher> w = std::move(*watcher);
   const KindInfo* kind = t.kind;
-  Metrics* metrics = metrics_;
-  r.stream = [w, kind, deadline, metrics](const ChunkWriter& write) {
-    metrics->WatchOpened();
+  r.stream = [w, kind, deadline, slot](const ChunkWriter& write) {
     auto last_write = SteadyClock::now();
     while (SteadyClock::now() < deadline) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now());
@@ -365,7 +372,6 @@ HttpResponse ApiHandler::Watch(const HttpRequest& req, const Target& t) {
       if (!write(chunk) || end) break;
     }
     w->Stop();
-    metrics->WatchClosed();
   };
   return r;
 }

@@ -22,7 +22,15 @@ class Metrics {
   void CountRequest(const std::string& verb, const std::string& resource, int code);
   // One store call, by operation (create, get, list, update, delete, watch).
   void ObserveStore(const std::string& op, double seconds);
-  void WatchOpened() { open_watches_.fetch_add(1); }
+  // Takes one of `limit` watch slots; false when all are taken. The slot
+  // is counted as open from here until WatchClosed().
+  bool TryOpenWatch(int64_t limit) {
+    int64_t n = open_watches_.load();
+    while (n < limit) {
+      if (open_watches_.compare_exchange_weak(n, n + 1)) return true;
+    }
+    return false;
+  }
   void WatchClosed() { open_watches_.fetch_sub(1); }
   void SetRevision(uint64_t rv) { revision_.store(rv); }
   int64_t open_watches() const { return open_watches_.load(); }

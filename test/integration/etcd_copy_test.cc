@@ -231,6 +231,54 @@ TEST_F(EtcdCopyTest, ObjectsInEtcdThatTheSourceLacksStopTheCopy) {
   EXPECT_EQ(Copy(/*dry_run=*/true).status().code(), Code::kConflict);
 }
 
+// A writer racing the copy, between its read of etcd and its writes (played
+// from the progress callback, which runs right there): a key that gets the
+// same object counts as copied; one that gets another object stops the copy
+// with the object named, and is not overwritten.
+TEST_F(EtcdCopyTest, AWriterRacingTheCopyIsNeverOverwritten) {
+  for (const char* name : {"a", "b", "c"}) ASSERT_TRUE(source_->Create(Session("alice", name)).ok());
+  ListOptions all;
+  all.kind = "VisiSession";
+  auto objects = source_->List(all);
+  ASSERT_TRUE(objects.ok());
+  ASSERT_EQ(objects->items.size(), 3u);
+  auto put = [&](const Object& o) {
+    auto t = raw_->Txn({}, {{EtcdOp::Type::kPut, to_.prefix + "VisiSession/alice/" + o.metadata.name,
+                             ObjectToJsonText(o)}}, {});
+    ASSERT_TRUE(t.ok());
+  };
+  // "a" is there from an earlier copy, so the copy reports it after its
+  // read; right then "b" appears, the same object (another copy running).
+  put(*objects->items[0]);
+  auto racing = [&](const Object& b) {
+    return CopyStoreToEtcd(*source_, *Scheme::Builtin(), to_, false, [&](const std::string& line) {
+      if (line.find("in etcd already") != std::string::npos) put(b);
+    });
+  };
+  auto report = racing(*objects->items[1]);
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_EQ(report->already, 2u);
+  EXPECT_EQ(report->copied, 1u);
+  EXPECT_EQ(EtcdKeys(), 3);
+
+  // Again into a fresh prefix, and now "b" gets another object.
+  to_.prefix = CopyPrefix();
+  put(*objects->items[0]);
+  Object other = *objects->items[1];
+  other.metadata.uid = "someone-else";
+  auto stopped = racing(other);
+  ASSERT_FALSE(stopped.ok());
+  EXPECT_EQ(stopped.status().code(), Code::kConflict);
+  EXPECT_NE(stopped.status().message().find("VisiSession alice/b was written by someone else"), std::string::npos)
+      << stopped.status().message();
+  EtcdRangeRequest read;
+  read.key = to_.prefix + "VisiSession/alice/b";
+  auto b = raw_->Range(read);
+  ASSERT_TRUE(b.ok());
+  ASSERT_EQ(b->kvs.size(), 1u);
+  EXPECT_NE(b->kvs[0].value.find("someone-else"), std::string::npos) << "not overwritten";
+}
+
 // The source is the store of a stopped visid: one still running holds its
 // lock. A bad prefix or an unreachable etcd are named.
 TEST_F(EtcdCopyTest, ABusySourceABadPrefixAndNoEtcdAreRefused) {
