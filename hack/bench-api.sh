@@ -16,7 +16,12 @@ etcd_pid="" backing_pid="" sqlite_pid="" onetcd_pid=""
 cleanup() {
   local pid
   for pid in "$sqlite_pid" "$onetcd_pid" "$etcd_pid" "$backing_pid"; do
-    [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
+    [ -n "$pid" ] || continue
+    kill "$pid" 2>/dev/null || continue
+    # A process that does not stop within 10 s (a visid whose etcd is gone
+    # first) is killed: the benchmark leaves nothing running.
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
   done
   wait 2>/dev/null || true
   rm -rf "$tmp"
