@@ -48,6 +48,20 @@ class EtcdCopyTest : public ::testing::Test {
     return got.ok() ? got->count : -1;
   }
 
+  // Writes `value` at prefix + `relative` behind the copy's back.
+  void PutRaw(const std::string& relative, const std::string& value) {
+    auto t = raw_->Txn({}, {{EtcdOp::Type::kPut, to_.prefix + relative, value}}, {});
+    ASSERT_TRUE(t.ok()) << t.status().ToString();
+  }
+  // What etcd holds at prefix + `relative` ("" when nothing).
+  std::string RawValue(const std::string& relative) {
+    EtcdRangeRequest read;
+    read.key = to_.prefix + relative;
+    auto got = raw_->Range(read);
+    EXPECT_TRUE(got.ok()) << got.status().ToString();
+    return got.ok() && !got->kvs.empty() ? got->kvs[0].value : "";
+  }
+
   std::unique_ptr<Store> OpenTarget() {
     auto s = OpenEtcdStore(to_, Scheme::Builtin(), &sqlite_.clock_);
     EXPECT_TRUE(s.ok()) << s.status().ToString();
@@ -162,9 +176,7 @@ TEST_F(EtcdCopyTest, ACopyRunAgainWritesOnlyWhatIsMissing) {
   auto part = source_->List(some);
   ASSERT_TRUE(part.ok());
   for (const auto& obj : part->items) {
-    auto t = raw_->Txn({}, {{EtcdOp::Type::kPut, to_.prefix + "VisiSession/ns-3/" + obj->metadata.name,
-                             ObjectToJsonText(*obj)}}, {});
-    ASSERT_TRUE(t.ok());
+    ASSERT_NO_FATAL_FAILURE(PutRaw("VisiSession/ns-3/" + obj->metadata.name, ObjectToJsonText(*obj)));
   }
   auto report = Copy();
   ASSERT_TRUE(report.ok()) << report.status().ToString();
@@ -193,11 +205,9 @@ TEST_F(EtcdCopyTest, AnotherObjectInEtcdStopsTheCopyBeforeAnyWrite) {
   ASSERT_TRUE(source_->Create(Pool("p")).ok());
   Object other = Session("alice", "b", "mallory");
   other.metadata.uid = "not-the-same";
-  auto t = raw_->Txn({}, {{EtcdOp::Type::kPut, to_.prefix + "VisiSession/alice/b", ObjectToJsonText(other)}}, {});
-  ASSERT_TRUE(t.ok());
+  ASSERT_NO_FATAL_FAILURE(PutRaw("VisiSession/alice/b", ObjectToJsonText(other)));
   // Garbage at a key is another object too.
-  t = raw_->Txn({}, {{EtcdOp::Type::kPut, to_.prefix + "FarmPool//p", "\x01not json"}}, {});
-  ASSERT_TRUE(t.ok());
+  ASSERT_NO_FATAL_FAILURE(PutRaw("FarmPool//p", "\x01not json"));
 
   auto report = Copy();
   ASSERT_FALSE(report.ok());
@@ -205,12 +215,7 @@ TEST_F(EtcdCopyTest, AnotherObjectInEtcdStopsTheCopyBeforeAnyWrite) {
   EXPECT_NE(report.status().message().find("VisiSession alice/b"), std::string::npos) << report.status().message();
   EXPECT_NE(report.status().message().find("FarmPool p"), std::string::npos) << report.status().message();
   EXPECT_EQ(EtcdKeys(), 2) << "nothing was written";
-  EtcdRangeRequest read;
-  read.key = to_.prefix + "VisiSession/alice/b";
-  auto b = raw_->Range(read);
-  ASSERT_TRUE(b.ok());
-  ASSERT_EQ(b->kvs.size(), 1u);
-  EXPECT_NE(b->kvs[0].value.find("not-the-same"), std::string::npos) << "not overwritten";
+  EXPECT_NE(RawValue("VisiSession/alice/b").find("not-the-same"), std::string::npos) << "not overwritten";
 }
 
 // etcd holding objects the source does not have at all (another
@@ -220,8 +225,7 @@ TEST_F(EtcdCopyTest, ObjectsInEtcdThatTheSourceLacksStopTheCopy) {
   ASSERT_TRUE(source_->Create(Session("alice", "a")).ok());
   Object theirs = Session("bob", "theirs", "bob");
   theirs.metadata.uid = "another-installation";
-  auto t = raw_->Txn({}, {{EtcdOp::Type::kPut, to_.prefix + "VisiSession/bob/theirs", ObjectToJsonText(theirs)}}, {});
-  ASSERT_TRUE(t.ok());
+  ASSERT_NO_FATAL_FAILURE(PutRaw("VisiSession/bob/theirs", ObjectToJsonText(theirs)));
   auto report = Copy();
   ASSERT_FALSE(report.ok());
   EXPECT_EQ(report.status().code(), Code::kConflict);
@@ -242,11 +246,7 @@ TEST_F(EtcdCopyTest, AWriterRacingTheCopyIsNeverOverwritten) {
   auto objects = source_->List(all);
   ASSERT_TRUE(objects.ok());
   ASSERT_EQ(objects->items.size(), 3u);
-  auto put = [&](const Object& o) {
-    auto t = raw_->Txn({}, {{EtcdOp::Type::kPut, to_.prefix + "VisiSession/alice/" + o.metadata.name,
-                             ObjectToJsonText(o)}}, {});
-    ASSERT_TRUE(t.ok());
-  };
+  auto put = [&](const Object& o) { PutRaw("VisiSession/alice/" + o.metadata.name, ObjectToJsonText(o)); };
   // "a" is there from an earlier copy, so the copy reports it after its
   // read; right then "b" appears, the same object (another copy running).
   put(*objects->items[0]);
@@ -271,12 +271,7 @@ TEST_F(EtcdCopyTest, AWriterRacingTheCopyIsNeverOverwritten) {
   EXPECT_EQ(stopped.status().code(), Code::kConflict);
   EXPECT_NE(stopped.status().message().find("VisiSession alice/b was written by someone else"), std::string::npos)
       << stopped.status().message();
-  EtcdRangeRequest read;
-  read.key = to_.prefix + "VisiSession/alice/b";
-  auto b = raw_->Range(read);
-  ASSERT_TRUE(b.ok());
-  ASSERT_EQ(b->kvs.size(), 1u);
-  EXPECT_NE(b->kvs[0].value.find("someone-else"), std::string::npos) << "not overwritten";
+  EXPECT_NE(RawValue("VisiSession/alice/b").find("someone-else"), std::string::npos) << "not overwritten";
 }
 
 // The source is the store of a stopped visid: one still running holds its
