@@ -20,6 +20,10 @@ namespace {
 
 namespace L = session_labels;
 
+// How soon a pass whose cached object is older than its own last write
+// looks again, should the write's event be slow to come.
+constexpr std::chrono::milliseconds kCacheLagRetry{20};
+
 Labels Selector(const std::string& uid, const std::string& instance) {
   return {{L::kSessionUid, uid}, {L::kInstance, instance}};
 }
@@ -70,8 +74,30 @@ Status SessionReconciler::WriteStatus(const ObjectPtr& session, const Json& stat
   Object o = *session;
   o.status = status;
   auto w = manager_->store()->UpdateStatus(std::move(o));
+  if (w.ok()) NoteWrite(*w);
   if (w.ok() && written) *written = *w;
   return w.status();
+}
+
+void SessionReconciler::NoteWrite(const ObjectPtr& written) {
+  const std::string key = written->metadata.namespace_ + "/" + written->metadata.name;
+  std::lock_guard lock(written_mu_);
+  auto& [uid, rv] = written_[key];
+  if (uid != written->metadata.uid) rv = 0;
+  uid = written->metadata.uid;
+  rv = std::max(rv, written->metadata.resource_version);
+}
+
+bool SessionReconciler::CacheBehindOwnWrite(const std::string& key, const Object& cached) {
+  std::lock_guard lock(written_mu_);
+  auto it = written_.find(key);
+  return it != written_.end() && it->second.first == cached.metadata.uid &&
+         it->second.second > cached.metadata.resource_version;
+}
+
+void SessionReconciler::ForgetWrites(const std::string& key) {
+  std::lock_guard lock(written_mu_);
+  written_.erase(key);
 }
 
 Status SessionReconciler::Execute(ContainerRuntime* rt, const ObjectPtr& session,
@@ -277,11 +303,13 @@ Status SessionReconciler::WritePassStatus(Pass& p, ObjectPtr* written) {
   // Another controller wrote the session meanwhile (the router's Routed,
   // Idle): what this pass observed still holds for the same spec, so it is
   // written over the fresh object, which keeps the other fields. A new spec
-  // is the next pass's to observe.
+  // is the next pass's to observe; so is a status of this controller's that
+  // the pass did not start from (another visid's, or one written after the
+  // cached object: the pass's observations are older than it).
   for (int attempt = 0; w.code() == Code::kConflict && attempt < 3; ++attempt) {
     auto fresh = manager_->store()->Get("VisiSession", p.id.namespace_, p.id.name);
     if (!fresh.ok() || (*fresh)->metadata.uid != p.id.uid ||
-        (*fresh)->metadata.generation != generation) {
+        (*fresh)->metadata.generation != generation || !SameSessionPart((*fresh)->status, before->status)) {
       return w;
     }
     p.s = *fresh;
@@ -345,15 +373,19 @@ ReconcileResult SessionReconciler::Reconcile(const std::string& key) {
     if (!c.ok()) return ReconcileResult::Error(c);
   }
   if (!s) {  // gone: its finalizer saw the teardown through
+    ForgetWrites(key);
     std::lock_guard lock(place_mu_);
     for (auto& [pool, keys] : waiting_) keys.erase(key);
     return ReconcileResult::Done();
   }
+  // The event of that write is on its way and brings the key back.
+  if (CacheBehindOwnWrite(key, *s)) return ReconcileResult::RequeueAfter(kCacheLagRetry);
   if (s->metadata.deletion_timestamp) return Teardown(s);
   if (!HasFinalizer(*s, kFinalizer)) {
     auto added = AddFinalizer(manager_->store(), *s, kFinalizer);
     if (!added.ok()) return ReconcileResult::Error(added.status());
     s = *added;
+    NoteWrite(s);
   }
   Pass p;
   p.s = s;

@@ -106,6 +106,15 @@ class SessionReconciler {
   // Writes `status` through the status subresource when it changed; the
   // object as stored after that goes to `written` (when given).
   Status WriteStatus(const ObjectPtr& session, const Json& status, ObjectPtr* written = nullptr);
+  // This controller's writes of a session: a pass never starts from a
+  // cached object older than the last of them. Its observations would be
+  // out of date, and written over the newer status (a conflict's redo
+  // keeps the other controllers' fields), they would undo what the later
+  // pass recorded (a resume's "restoring" outliving it, so the next
+  // suspend took no snapshot).
+  void NoteWrite(const ObjectPtr& written);
+  bool CacheBehindOwnWrite(const std::string& key, const Object& cached);
+  void ForgetWrites(const std::string& key);
   // Executes the plan; returns the first error (with the action named).
   Status Execute(ContainerRuntime* rt, const ObjectPtr& session, const std::vector<struct SessionAction>& plan);
 
@@ -126,6 +135,9 @@ class SessionReconciler {
   Informer* machines_ = nullptr;
   std::unique_ptr<SubnetAllocator> subnets_;
   Controller* controller_ = nullptr;
+  std::mutex written_mu_;
+  // session key -> (uid, resourceVersion) of this controller's last write.
+  std::map<std::string, std::pair<std::string, uint64_t>> written_;  // GUARDED_BY(written_mu_)
   std::mutex restart_mu_;
   // container name -> (restarts so far, the last one). Memory only: losing
   // it on a visid restart only resets a rate limit.

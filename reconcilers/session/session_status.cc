@@ -76,6 +76,24 @@ bool StatusIsReady(const Json& status) { return ConditionIsTrue(status, "Ready")
 
 bool StatusIsSuspended(const Json& status) { return ConditionIsTrue(status, "Suspended"); }
 
+bool SameSessionPart(const Json& a, const Json& b) {
+  auto own = [](const Json& st) {
+    if (!st.is_object()) return Json::object();
+    Json out = st;
+    for (const char* key : {"url", "route", "connectedClients", "lastActivityTime"}) out.erase(key);
+    if (out.contains("conditions") && out["conditions"].is_array()) {
+      Json kept = Json::array();
+      for (const Json& c : out["conditions"]) {
+        const std::string type = c.is_object() ? c.value("type", "") : "";
+        if (type != "Routed" && type != "Idle") kept.push_back(c);
+      }
+      out["conditions"] = std::move(kept);
+    }
+    return out;
+  };
+  return own(a) == own(b);
+}
+
 bool StatusWasSuspending(const Json& status) {
   if (!status.is_object()) return false;
   const Json* c = FindCondition(status, "Suspended");

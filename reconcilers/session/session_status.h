@@ -79,4 +79,9 @@ bool StatusIsSuspended(const Json& status);
 // or False with reason Suspending): the next start is a resume.
 bool StatusWasSuspending(const Json& status);
 
+// True when `a` and `b` differ at most in what other controllers write (the
+// router's url, route, connectedClients, lastActivityTime and its Routed and
+// Idle conditions): the session reconciler's own part is the same.
+bool SameSessionPart(const Json& a, const Json& b);
+
 }  // namespace visi

@@ -346,6 +346,7 @@ bool SessionReconciler::SuspendIfIdle(const ObjectPtr& session, const SessionSpe
                              return true;
                            });
   if (!w.ok()) return false;  // the next pass tries again
+  if (turned_on) NoteWrite(*w);
   if (!turned_on) return true;  // already asked for: its change brings the session back
   (void)manager_->events()->Record(*session, EventSeverity::kNormal, "IdleSuspended",
                                    "no browser for spec.idleTimeoutSeconds (" +

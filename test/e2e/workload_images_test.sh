@@ -8,7 +8,10 @@
 #
 # Needs a Docker daemon (hack/test.sh starts one). Everything it creates
 # carries the label visi.dev/test-run=<run id> and is removed on exit.
-set -euo pipefail
+set -Eeuo pipefail
+# A command that fails outside a check ends the script (set -e): say which,
+# so that a failure is never a bare exit status.
+trap 'printf "not ok - line %s: \"%s\" exited %s\n" "$LINENO" "$BASH_COMMAND" "$?"; echo "FAILED: aborted"' ERR
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 
 run_id="$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')"

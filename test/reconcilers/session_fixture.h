@@ -27,6 +27,7 @@
 #include "test/fakes/fake_container_runtime.h"
 #include "test/fakes/memory_snapshot_store.h"
 #include "test/fakes/objects.h"
+#include "test/fakes/slow_watch_store.h"
 #include "test/runtime/runtime_test_util.h"
 
 namespace visi::testing {
@@ -86,7 +87,12 @@ class SessionFixture : public ::testing::Test {
     reconciler_.reset();
     ManagerOptions mo;
     mo.leader_election = false;
-    manager_ = std::make_unique<Manager>(store_.get(), mo);
+    Store* store = store_.get();
+    if (session_watch_delay_.count() > 0) {
+      slow_store_ = std::make_unique<SlowWatchStore>(store_.get(), "VisiSession", session_watch_delay_);
+      store = slow_store_.get();
+    }
+    manager_ = std::make_unique<Manager>(store, mo);
     auto runtime = [this](const std::string&) -> ContainerRuntime* { return &docker_; };
     reconciler_ = std::make_unique<SessionReconciler>(manager_.get(), runtime, &prober_, session_opts_);
     snapshots_ = std::make_unique<SnapshotReconciler>(manager_.get(), runtime, &snapshot_store_, snapshot_opts_);
@@ -197,6 +203,10 @@ class SessionFixture : public ::testing::Test {
   // Read by StartVisid: a test fixture may change them in its constructor.
   SessionReconcilerOptions session_opts_;
   SnapshotReconcilerOptions snapshot_opts_;
+  // Read by StartVisid: when set, visid's cache of sessions lags the store
+  // by this much per event (the other kinds' caches do not).
+  std::chrono::milliseconds session_watch_delay_{0};
+  std::unique_ptr<Store> slow_store_;
   std::unique_ptr<Manager> manager_;
   std::unique_ptr<SessionReconciler> reconciler_;
   std::unique_ptr<SnapshotReconciler> snapshots_;

@@ -3,6 +3,7 @@
 // other controllers' fields kept.
 #include <gtest/gtest.h>
 
+#include "controller/base/clock.h"
 #include "controller/runtime/conditions.h"
 #include "reconcilers/session/session_status.h"
 #include "test/unit/session_test_objects.h"
@@ -228,6 +229,34 @@ TEST(SessionStatusTest, OtherControllersFieldsSurviveSuspendAndResume) {
   s.status = BuildSessionStatus(s, RunningObservation(), t0 + std::chrono::seconds(3), 300);
   check("resumed");
   EXPECT_EQ(s.status["phase"], "Running");
+}
+
+// A conflict's redo writes a pass's observation over a fresh object only
+// when what changed meanwhile is the router's.
+TEST(SessionStatusTest, SameSessionPartIgnoresOnlyTheRoutersFields) {
+  const TimePoint t = ParseRfc3339("2026-11-24T10:00:00Z").value();
+  Json a = {{"phase", "Running"}, {"machine", "m1"}, {"conditions", Json::array()}};
+  SetCondition(&a, {"Ready", "True", "AllReady", "", 1}, t);
+  Json b = a;
+  b["url"] = "https://visi.example/s/alice/nb/";
+  b["route"] = {{"pathPrefix", "/s/alice/nb/"}};
+  b["connectedClients"] = 2;
+  b["lastActivityTime"] = "2026-11-24T10:00:01Z";
+  SetCondition(&b, {"Routed", "True", "FrontEnd", "", 1}, t);
+  SetCondition(&b, {"Idle", "False", "Active", "", 1}, t);
+  EXPECT_TRUE(SameSessionPart(a, b));
+  EXPECT_TRUE(SameSessionPart(b, a));
+  Json c = b;
+  c["restoring"] = "nb-0123456789";
+  EXPECT_FALSE(SameSessionPart(b, c)) << "restoring is the session reconciler's";
+  Json d = b;
+  d["machine"] = "m2";
+  EXPECT_FALSE(SameSessionPart(b, d));
+  Json e = b;
+  SetCondition(&e, {"Ready", "False", "Starting", "", 1}, t);
+  EXPECT_FALSE(SameSessionPart(b, e)) << "Ready is the session reconciler's";
+  EXPECT_TRUE(SameSessionPart(Json(), Json::object()));
+  EXPECT_FALSE(SameSessionPart(Json(), a));
 }
 
 }  // namespace
