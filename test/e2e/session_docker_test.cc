@@ -143,7 +143,13 @@ TEST_F(SessionDockerTest, LifecycleDriftScalingAndTeardown) {
   ASSERT_TRUE(docker_->RemoveContainer(worker, std::chrono::seconds(0)).ok());
   ASSERT_EQ(RunCommand("docker stop -t 0 " + frontend + " >/dev/null 2>&1").first, 0);
   ASSERT_TRUE(Eventually([&] { return RunningOf(uid) == 4 && Ready("nb"); }, kReadyWithin));
-  EXPECT_NE(HttpGet(fe, "/notes").find("first note"), std::string::npos) << "a restarted front end keeps its files";
+  // Ready may still be the status from before the stop (the pass that
+  // restarted the front end probes it next time), and the restarted front
+  // end may have another address: wait for the status's address to serve.
+  auto fe_now = [&] { return Get("nb")["status"].value("frontEndAddress", ""); };
+  EXPECT_TRUE(Eventually([&] { return HttpGet(fe_now(), "/notes").find("first note") != std::string::npos; },
+                         std::chrono::seconds(30)))
+      << "a restarted front end keeps its files: " << HttpGet(fe_now(), "/notes");
 
   // Workers 2 -> 3 -> 1.
   for (int workers : {3, 1}) {

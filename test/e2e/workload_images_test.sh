@@ -118,7 +118,11 @@ run worker-2 "$session_net" --hostname worker-2 -e SPARK_WORKER_INTERVAL=1 \
 run frontend "$session_net" -e VISI_SESSION="alice-$run_id" visi/frontend
 # The master starts only once worker-1 has failed to reach it at least once
 # (waiting on the log, not on time: a loaded machine starts containers late).
-worker1_retried() { docker logs "$prefix-worker-1" 2>&1 | grep -q 'cannot register'; }
+# The log is read whole before grep: `docker logs | grep -q` fails under
+# pipefail when grep exits at its match while docker logs still writes
+# (SIGPIPE), which failed this check in CI with the line in the log.
+worker1_log() { docker logs "$prefix-worker-1" 2>&1; }
+worker1_retried() { grep -q 'cannot register' <<<"$(worker1_log)"; }
 eventually 60 worker1_retried || fail "worker-1 never tried to register before the master started"
 run master "$session_net" --network-alias spark-master visi/spark master
 
@@ -169,15 +173,15 @@ fi
 
 expect_eq "master /healthz answers ok" ok "$(http "http://$master_ip:8081/healthz" 2>&1)"
 
-spark_seen() { http "http://$frontend_ip:8080/spark" 2>/dev/null | grep -q 'reports 2 worker(s)'; }
+spark_seen() { grep -q 'reports 2 worker(s)' <<<"$(http "http://$frontend_ip:8080/spark" 2>/dev/null)"; }
 if eventually 60 spark_seen; then pass "frontend /spark shows the master's 2 workers"; else
   fail "frontend /spark: $(http "http://$frontend_ip:8080/spark" 2>&1 || true)"
 fi
 
 # The master lists a worker as soon as its REGISTER arrives; the worker logs
 # "registered" once it has read the answer: wait for the log, not for time.
-worker1_registered() { docker logs "$prefix-worker-1" 2>&1 | grep -q 'worker-1 registered'; }
-if docker logs "$prefix-worker-1" 2>&1 | grep -q 'cannot register' && eventually 60 worker1_registered; then
+worker1_registered() { grep -q 'worker-1 registered' <<<"$(worker1_log)"; }
+if worker1_retried && eventually 60 worker1_registered; then
   pass "worker started before the master retried until it registered"
 else
   fail "worker-1 log does not show retry then registration"
