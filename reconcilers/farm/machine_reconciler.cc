@@ -111,6 +111,14 @@ ReconcileResult MachineReconciler::Reconcile(const std::string& key) {
     auto fresh = manager_->store()->Get("FarmMachine", "", m->metadata.name);
     if (!fresh.ok()) return ReconcileResult::Error(fresh.status());
     if (!StringField((*fresh)->spec, "endpoint").empty()) return ReconcileResult::Done();  // its update brings it back
+    // Its status too: a create that failed for good ("Failed") a moment ago
+    // may not be in the cache yet, and must not run the program again.
+    if ((*fresh)->metadata.uid != m->metadata.uid || (*fresh)->metadata.deletion_timestamp) {
+      return ReconcileResult::Done();  // its change brings the key back
+    }
+    m = *fresh;
+    st = m->status.is_object() ? m->status : Json::object();
+    st["observedGeneration"] = gen;
   }
   if (StringField(m->spec, "endpoint").empty()) {
     auto spec = pool ? ParsePoolSpec(*pool) : StatusOr<PoolSpec>(NotFoundError("pool " + pool_name + " does not exist"));

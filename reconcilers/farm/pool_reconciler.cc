@@ -57,10 +57,13 @@ int PoolReconciler::PendingSessions(const std::string& pool) const {
   return n;
 }
 
-Status PoolReconciler::DeleteMachine(const std::string& name, const std::string& uid) {
+Status PoolReconciler::DeleteMachine(const std::string& name, const std::string& uid, uint64_t resource_version,
+                                     bool* deleted) {
   Preconditions pre;
   if (!uid.empty()) pre.uid = uid;
+  if (resource_version > 0) pre.resource_version = resource_version;
   auto d = manager_->store()->Delete("FarmMachine", "", name, pre);
+  if (deleted) *deleted = d.ok();
   // Conflict: another machine of that name now; the next look decides again.
   if (d.status().code() == Code::kConflict) return OkStatus();
   return d.ok() || d.status().code() == Code::kNotFound ? OkStatus() : d.status();
@@ -212,6 +215,15 @@ ReconcileResult PoolReconciler::Reconcile(const std::string& key) {
     for (const ObjectPtr& m : machines) {
       if (!m->metadata.annotations.count(kScaleDownAnnotation) || m->metadata.deletion_timestamp) continue;
       if (std::find(d.drain.begin(), d.drain.end(), m->metadata.name) != d.drain.end()) continue;  // cordoned just now
+      // The cache may still show a cordon an earlier pass took back: the
+      // store's machine decides, and the delete holds only if it is unchanged
+      // after the sessions were listed.
+      auto fresh = manager_->store()->Get("FarmMachine", "", m->metadata.name);
+      if (!fresh.ok() && fresh.status().code() != Code::kNotFound) return ReconcileResult::Error(fresh.status());
+      if (!fresh.ok() || (*fresh)->metadata.uid != m->metadata.uid || (*fresh)->metadata.deletion_timestamp ||
+          !(*fresh)->metadata.annotations.count(kScaleDownAnnotation)) {
+        continue;
+      }
       ListOptions all;
       all.kind = "VisiSession";
       auto sessions = manager_->store()->List(all);
@@ -219,8 +231,12 @@ ReconcileResult PoolReconciler::Reconcile(const std::string& key) {
       bool used = false;
       for (const ObjectPtr& s : sessions->items) used = used || StringField(s->status, "machine") == m->metadata.name;
       if (!used) {
-        if (Status e = DeleteMachine(m->metadata.name, m->metadata.uid); !e.ok()) return ReconcileResult::Error(e);
-        deleted.push_back(m->metadata.name);
+        bool gone = false;
+        if (Status e = DeleteMachine(m->metadata.name, m->metadata.uid, (*fresh)->metadata.resource_version, &gone);
+            !e.ok()) {
+          return ReconcileResult::Error(e);
+        }
+        if (gone) deleted.push_back(m->metadata.name);
         continue;
       }
       auto back = MutateWithRetry(manager_->store(), "FarmMachine", "", m->metadata.name, [&](Object* o) {

@@ -41,7 +41,12 @@ class PoolReconciler {
   ReconcileResult Teardown(const ObjectPtr& pool);
   // Deletes the machine of that name and uid (its reconciler drains it); a
   // missing one, or one of another uid, is fine.
-  Status DeleteMachine(const std::string& name, const std::string& uid);
+  // Deletes machine `name` if it still has `uid` (and, when given, is still
+  // at `resource_version`); another object of that name, or a machine
+  // changed meanwhile, is left for the next look. `*deleted` (when given)
+  // says whether this call deleted it.
+  Status DeleteMachine(const std::string& name, const std::string& uid, uint64_t resource_version = 0,
+                       bool* deleted = nullptr);
 
   Manager* const manager_;
   const PoolReconcilerOptions opts_;

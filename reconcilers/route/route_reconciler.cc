@@ -75,7 +75,7 @@ ReconcileResult RouteReconciler::Reconcile(const std::string& key) {
   {
     std::lock_guard lock(mu_);
     if (auto it = observed_.find(key); it != observed_.end()) have = it->second;
-    ++apply_seq_[key];  // decided now: a repair planned earlier is stale for this key
+    apply_seq_[key] = ++apply_clock_;  // decided now: a repair planned from an earlier list is stale for this key
   }
 
   RouteOutcome outcome;
@@ -205,6 +205,13 @@ void RouteReconciler::SyncOnce(bool activity) {
     ReadRoutes();
   }
   if (!controller_->running()) return;
+  // Taken before the sessions are listed: a worker that decides a route
+  // after this may have read a newer session than the list holds.
+  uint64_t listed_at = 0;
+  {
+    std::lock_guard lock(mu_);
+    listed_at = apply_clock_;
+  }
   std::vector<ObjectPtr> sessions = sessions_->List();
   std::vector<std::string> enqueue;
   std::set<std::string> wanted;
@@ -235,7 +242,6 @@ void RouteReconciler::SyncOnce(bool activity) {
     plans.push_back(std::move(p));
   }
   std::vector<Route> repair;  // routes to re-apply in batches (after a restart: all of them)
-  std::map<std::string, uint64_t> planned;  // apply_seq_ of each when planned
   {
     std::lock_guard lock(mu_);
     if (activity) {
@@ -250,10 +256,7 @@ void RouteReconciler::SyncOnce(bool activity) {
       auto it = observed_.find(p.key);
       const bool differs =
           p.desired ? (it == observed_.end() || it->second != *p.desired) : it != observed_.end();
-      if (differs && p.desired) {
-        repair.push_back(*p.desired);
-        planned[p.key] = apply_seq_[p.key];
-      }
+      if (differs && p.desired) repair.push_back(*p.desired);
       if (differs || p.stale_status) enqueue.push_back(p.key);
     }
     for (const auto& [key, route] : observed_) {
@@ -269,10 +272,13 @@ void RouteReconciler::SyncOnce(bool activity) {
     std::vector<Route> batch(repair.begin() + at, repair.begin() + std::min(repair.size(), at + kRepairBatch));
     std::lock_guard router_lock(router_mu_);
     {
-      // A worker applied a newer route since the plan (a login, Ready):
-      // the plan's would put the old one back.
+      // A worker decided a route since the sessions were listed (a login,
+      // Ready): the plan's, from an older session, would put the old one back.
       std::lock_guard lock(mu_);
-      std::erase_if(batch, [&](const Route& r) { return apply_seq_[r.key] != planned[r.key]; });
+      std::erase_if(batch, [&](const Route& r) {
+        auto it = apply_seq_.find(r.key);
+        return it != apply_seq_.end() && it->second > listed_at;
+      });
     }
     std::vector<Status> done = router_->ApplyRoutes(batch);
     std::lock_guard lock(mu_);

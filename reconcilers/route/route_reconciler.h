@@ -84,9 +84,10 @@ class RouteReconciler {
   std::map<std::string, RouteStats> stats_;   // GUARDED_BY(mu_)
   // Routes the router refused (invalid, conflicting), until their retry.
   std::map<std::string, TimePoint> broken_;  // GUARDED_BY(mu_)
-  // Bumped by each worker's change of a route: a repair planned before it
-  // is stale for that route.
+  // When each route was last decided by a worker, on apply_clock_: a repair
+  // planned from a session list taken before that is stale for the route.
   std::map<std::string, uint64_t> apply_seq_;  // GUARDED_BY(mu_)
+  uint64_t apply_clock_ = 0;                   // GUARDED_BY(mu_)
   bool stats_valid_ = false;                  // GUARDED_BY(mu_)
   bool stopping_ = false;                     // GUARDED_BY(mu_)
   std::atomic<bool> router_up_{false};

@@ -324,21 +324,32 @@ std::optional<ReconcileResult> SessionReconciler::KeepStateOnDelete(const Object
   return std::nullopt;
 }
 
+namespace {
+
+// Idle (the router's condition) and Ready, Idle since after the session last
+// became Ready (an Idle from before that is stale).
+bool IdleSinceReady(const Json& status) {
+  if (!status.is_object()) return false;
+  const Json* idle = FindCondition(status, "Idle");
+  const Json* ready = FindCondition(status, "Ready");
+  if (!idle || !ready || idle->value("status", "") != "True" || ready->value("status", "") != "True") return false;
+  return idle->value("lastTransitionTime", "") >= ready->value("lastTransitionTime", "");
+}
+
+}  // namespace
+
 bool SessionReconciler::SuspendIfIdle(const ObjectPtr& session, const SessionSpec& spec) {
   if (spec.suspend || spec.idle_timeout_seconds <= 0) return false;
-  const Json* idle = FindCondition(session->status, "Idle");
-  const Json* ready = FindCondition(session->status, "Ready");
-  if (!idle || !ready || idle->value("status", "") != "True" || ready->value("status", "") != "True") return false;
-  // An Idle from before the session last became Ready is stale.
-  if (idle->value("lastTransitionTime", "") < ready->value("lastTransitionTime", "")) return false;
+  if (!IdleSinceReady(session->status)) return false;
   // The cache may lag behind our own write: only the pass whose write
   // turned suspend on records the event.
   bool turned_on = false;
   auto w = MutateWithRetry(manager_->store(), "VisiSession", session->metadata.namespace_, session->metadata.name,
                            [&](Object* o) {
                              turned_on = false;
+                             // As stored: the cache may not show a client that came back.
                              if (o->metadata.uid != session->metadata.uid || !o->spec.is_object() ||
-                                 o->spec.value("suspend", false)) {
+                                 o->spec.value("suspend", false) || !IdleSinceReady(o->status)) {
                                return false;
                              }
                              o->spec["suspend"] = true;
@@ -347,7 +358,9 @@ bool SessionReconciler::SuspendIfIdle(const ObjectPtr& session, const SessionSpe
                            });
   if (!w.ok()) return false;  // the next pass tries again
   if (turned_on) NoteWrite(*w);
-  if (!turned_on) return true;  // already asked for: its change brings the session back
+  // Already asked for, or no longer idle as stored: either way the stored
+  // object is newer than the cached one, and its event brings the session back.
+  if (!turned_on) return true;
   (void)manager_->events()->Record(*session, EventSeverity::kNormal, "IdleSuspended",
                                    "no browser for spec.idleTimeoutSeconds (" +
                                        std::to_string(spec.idle_timeout_seconds) + "s): spec.suspend set to true");

@@ -394,8 +394,11 @@ TEST_F(FarmReconcilerTest, AFailingCreateIsRetriedWithBackoffAndBadOutputFailsTh
       << machine_reconciler_->RenderMetrics();
   std::remove(count.c_str());
 
-  // Output that is not the contract's JSON: Failed, not retried.
-  ASSERT_TRUE(store_->Create(ExecPool("bad", "echo 'machine is ready!'", "true")).ok());
+  // Output that is not the contract's JSON: Failed, not retried (not even
+  // by a pass whose cache does not show the Failed yet).
+  const std::string bad_count = count + "-bad";
+  std::remove(bad_count.c_str());
+  ASSERT_TRUE(store_->Create(ExecPool("bad", "echo x >> " + bad_count + "; echo 'machine is ready!'", "true")).ok());
   ASSERT_TRUE(Eventually([&] {
     auto o = Get("FarmMachine", "", "bad-0");
     return o && StatusString(o->status, "phase") == "Failed";
@@ -404,6 +407,12 @@ TEST_F(FarmReconcilerTest, AFailingCreateIsRetriedWithBackoffAndBadOutputFailsTh
   EXPECT_EQ(Reason(bad, "Ready"), "CreateFailed");
   EXPECT_NE(StatusString(bad->status, "message").find("JSON"), std::string::npos) << bad->status.dump();
   ASSERT_TRUE(Eventually([&] { return Get("FarmPool", "", "bad")->status.value("phase", "") == "Degraded"; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  std::ifstream bad_runs_in(bad_count);
+  int bad_runs = 0;
+  for (std::string l; std::getline(bad_runs_in, l);) ++bad_runs;
+  EXPECT_EQ(bad_runs, 1) << "the create program of a machine that failed for good ran again";
+  std::remove(bad_count.c_str());
 }
 
 TEST_F(FarmReconcilerTest, LeftoversOfASessionDeletedBehindVisidsBackAreRemovedFromItsMachine) {
