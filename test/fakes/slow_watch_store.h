@@ -9,30 +9,17 @@
 #include <string>
 #include <thread>
 
-#include "controller/store/store.h"
+#include "test/fakes/forwarding_store.h"
 
 namespace visi::testing {
 
-class SlowWatchStore : public Store {
+class SlowWatchStore : public ForwardingStore {
  public:
   SlowWatchStore(Store* inner, std::string kind, std::chrono::milliseconds delay)
-      : inner_(inner), kind_(std::move(kind)), delay_(delay) {}
-
-  StatusOr<ObjectPtr> Create(Object o) override { return inner_->Create(std::move(o)); }
-  StatusOr<ObjectPtr> Get(std::string_view kind, std::string_view ns, std::string_view name) override {
-    return inner_->Get(kind, ns, name);
-  }
-  StatusOr<ListResult> List(const ListOptions& opts) override { return inner_->List(opts); }
-  StatusOr<ObjectPtr> Update(Object o) override { return inner_->Update(std::move(o)); }
-  StatusOr<ObjectPtr> UpdateStatus(Object o) override { return inner_->UpdateStatus(std::move(o)); }
-  StatusOr<ObjectPtr> Delete(std::string_view kind, std::string_view ns, std::string_view name,
-                             const Preconditions& pre) override {
-    return inner_->Delete(kind, ns, name, pre);
-  }
-  uint64_t CurrentRevision() override { return inner_->CurrentRevision(); }
+      : ForwardingStore(inner), kind_(std::move(kind)), delay_(delay) {}
 
   StatusOr<std::unique_ptr<Watcher>> Watch(const WatchOptions& opts) override {
-    auto w = inner_->Watch(opts);
+    auto w = ForwardingStore::Watch(opts);
     if (!w.ok() || opts.kind != kind_) return w;
     return std::unique_ptr<Watcher>(new Slow(std::move(*w), delay_));
   }
@@ -53,7 +40,6 @@ class SlowWatchStore : public Store {
     const std::chrono::milliseconds delay_;
   };
 
-  Store* const inner_;
   const std::string kind_;
   const std::chrono::milliseconds delay_;
 };

@@ -12,6 +12,7 @@
 #include "controller/api/names.h"
 #include "controller/api/scheme.h"
 #include "controller/store/memory/memory_store.h"
+#include "test/fakes/forwarding_store.h"
 #include "test/fakes/objects.h"
 
 namespace visi {
@@ -21,34 +22,19 @@ constexpr char kStart[] = "2026-11-23T22:00:00Z";
 
 // Forwards to a real store; runs `after_get` once, after the next Get, to
 // interleave another writer at an exact point.
-class HookedStore : public Store {
+class HookedStore : public testing::ForwardingStore {
  public:
-  explicit HookedStore(Store* base) : base_(base) {}
+  explicit HookedStore(Store* base) : ForwardingStore(base) {}
   std::function<void()> after_get;
 
-  StatusOr<ObjectPtr> Create(Object o) override { return base_->Create(std::move(o)); }
   StatusOr<ObjectPtr> Get(std::string_view kind, std::string_view ns, std::string_view name) override {
-    auto r = base_->Get(kind, ns, name);
+    auto r = ForwardingStore::Get(kind, ns, name);
     if (auto hook = std::move(after_get)) {
       after_get = nullptr;
       hook();
     }
     return r;
   }
-  StatusOr<ListResult> List(const ListOptions& opts) override { return base_->List(opts); }
-  StatusOr<ObjectPtr> Update(Object o) override { return base_->Update(std::move(o)); }
-  StatusOr<ObjectPtr> UpdateStatus(Object o) override { return base_->UpdateStatus(std::move(o)); }
-  StatusOr<ObjectPtr> Delete(std::string_view kind, std::string_view ns, std::string_view name,
-                             const Preconditions& pre) override {
-    return base_->Delete(kind, ns, name, pre);
-  }
-  StatusOr<std::unique_ptr<Watcher>> Watch(const WatchOptions& opts) override {
-    return base_->Watch(opts);
-  }
-  uint64_t CurrentRevision() override { return base_->CurrentRevision(); }
-
- private:
-  Store* base_;
 };
 
 class EventRecorderTest : public ::testing::Test {

@@ -7,6 +7,7 @@
 
 #include "controller/api/scheme.h"
 #include "controller/store/memory/memory_store.h"
+#include "test/fakes/forwarding_store.h"
 #include "test/fakes/objects.h"
 #include "test/runtime/runtime_test_util.h"
 
@@ -16,33 +17,21 @@ namespace {
 // A store whose watches can be broken on demand: every open watch ends with
 // `error`, and while `gone` is set a watch from a revision at or before the
 // break is refused with 410, as after a compaction.
-class BreakableStore : public Store {
+class BreakableStore : public ForwardingStore {
  public:
-  explicit BreakableStore(Store* inner) : inner_(inner) {}
-  StatusOr<ObjectPtr> Create(Object o) override { return inner_->Create(std::move(o)); }
-  StatusOr<ObjectPtr> Get(std::string_view k, std::string_view ns, std::string_view n) override {
-    return inner_->Get(k, ns, n);
-  }
-  StatusOr<ListResult> List(const ListOptions& o) override { return inner_->List(o); }
-  StatusOr<ObjectPtr> Update(Object o) override { return inner_->Update(std::move(o)); }
-  StatusOr<ObjectPtr> UpdateStatus(Object o) override { return inner_->UpdateStatus(std::move(o)); }
-  StatusOr<ObjectPtr> Delete(std::string_view k, std::string_view ns, std::string_view n,
-                             const Preconditions& p) override {
-    return inner_->Delete(k, ns, n, p);
-  }
-  uint64_t CurrentRevision() override { return inner_->CurrentRevision(); }
+  explicit BreakableStore(Store* inner) : ForwardingStore(inner) {}
   StatusOr<std::unique_ptr<Watcher>> Watch(const WatchOptions& o) override {
     // Compacted up to the revision current at the break: a watch from there
     // or before is refused, however soon after the break it comes.
     if (gone_ && o.resource_version && *o.resource_version <= compacted_) {
       return GoneError("too old resource version");
     }
-    VISI_ASSIGN_OR_RETURN(auto w, inner_->Watch(o));
+    VISI_ASSIGN_OR_RETURN(auto w, ForwardingStore::Watch(o));
     watches_++;
     return std::unique_ptr<Watcher>(new Breakable(std::move(w), this, epoch_.load()));
   }
   void Break(bool gone) {
-    compacted_ = inner_->CurrentRevision();
+    compacted_ = CurrentRevision();
     gone_ = gone;
     epoch_++;
   }
@@ -69,7 +58,6 @@ class BreakableStore : public Store {
     BreakableStore* s_;
     int epoch_;
   };
-  Store* inner_;
   std::atomic<bool> gone_{false};
   std::atomic<int> epoch_{0}, watches_{0};
   std::atomic<uint64_t> compacted_{0};
