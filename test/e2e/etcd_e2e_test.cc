@@ -22,6 +22,7 @@
 #include <thread>
 
 #include "controller/drivers/docker/docker_client.h"
+#include "test/e2e/main_docker.h"
 #include "test/e2e/visid_process.h"
 #include "test/integration/etcd_process.h"
 
@@ -218,10 +219,8 @@ class EtcdTwoVisidTest : public EtcdE2eTest {
     const unsigned r = std::random_device()();
     instance_ = "e2e-etcd-" + std::to_string(r % 1000000);
     subnets_ = "10." + std::to_string(216 + r % 8) + "." + std::to_string((r / 8 % 8) * 32) + ".0/19";
-    auto d = NewDockerClient({});
-    ASSERT_TRUE(d.ok()) << d.status().ToString();
-    docker_ = std::move(*d);
-    ASSERT_TRUE(docker_->Ping().ok()) << "this test needs the Docker daemon (hack/test.sh starts one)";
+    ConnectMainDocker(&docker_);
+    if (HasFatalFailure()) return;
   }
   void TearDown() override {
     for (auto* v : {&a_, &b_}) v->Stop();

@@ -14,6 +14,7 @@
 #include <set>
 
 #include "controller/drivers/docker/docker_client.h"
+#include "test/e2e/main_docker.h"
 #include "test/e2e/suspend_e2e_util.h"
 #include "test/e2e/visid_process.h"
 
@@ -32,10 +33,8 @@ class FarmE2eTest : public ::testing::Test {
     pool_name_ = "farm-" + std::to_string(r % 1000000);
     subnets_ = "10." + std::to_string(208 + r % 8) + "." + std::to_string((r / 8 % 16) * 16) + ".0/20";
     farm_dir_ = visid_.dir() + "/farm";
-    auto d = NewDockerClient({});
-    ASSERT_TRUE(d.ok()) << d.status().ToString();
-    main_docker_ = std::move(*d);
-    ASSERT_TRUE(main_docker_->Ping().ok()) << "this test needs the main Docker daemon (hack/test.sh starts one)";
+    ConnectMainDocker(&main_docker_);
+    if (HasFatalFailure()) return;
     visid_.SetEnv("VISI_FARM_DIR", farm_dir_);
     ASSERT_TRUE(StartVisid()) << Log();
   }

@@ -12,6 +12,7 @@
 #include <regex>
 
 #include "controller/drivers/docker/docker_client.h"
+#include "test/e2e/main_docker.h"
 #include "controller/drivers/haproxy/managed_haproxy.h"
 #include "test/e2e/unix_socket_proxy.h"
 #include "test/e2e/visid_process.h"
@@ -58,10 +59,8 @@ class RouteE2eTest : public ::testing::Test {
     const unsigned r = rd();
     instance_ = "e2e-rt-" + std::to_string(r % 1000000);
     pool_ = "10." + std::to_string(176 + r % 16) + "." + std::to_string((r / 16 % 16) * 16) + ".0/20";
-    auto d = NewDockerClient({});
-    ASSERT_TRUE(d.ok()) << d.status().ToString();
-    docker_ = std::move(*d);
-    ASSERT_TRUE(docker_->Ping().ok()) << "these tests need a Docker daemon (hack/test.sh starts one)";
+    ConnectMainDocker(&docker_);
+    if (HasFatalFailure()) return;
     proxy_ = std::make_unique<UnixSocketProxy>(visid_.dir() + "/docker.sock", "/var/run/docker.sock");
     ASSERT_TRUE(proxy_->Start());
     alice_token_ = visid_.AddUser("alice", {"alice"});  // users are read at start

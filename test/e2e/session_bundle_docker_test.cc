@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "controller/drivers/docker/docker_client.h"
+#include "test/e2e/main_docker.h"
 #include "controller/drivers/docker/tar_archive.h"
 #include "test/fakes/memory_snapshot_store.h"
 
@@ -42,10 +43,8 @@ std::string AllBytes() {
 class SessionBundleDockerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto client = NewDockerClient({});
-    ASSERT_TRUE(client.ok()) << client.status().ToString();
-    docker_ = std::move(*client);
-    ASSERT_TRUE(docker_->Ping().ok()) << "these tests need a Docker daemon at /var/run/docker.sock";
+    ConnectMainDocker(&docker_);
+    if (HasFatalFailure()) return;
     auto has_image = docker_->ImageExists(kImage);
     ASSERT_TRUE(has_image.ok() && *has_image) << kImage << " is missing: run hack/images.sh";
     label_ = "bundle-" + std::to_string(getpid());

@@ -8,6 +8,7 @@
 #include <random>
 
 #include "controller/drivers/docker/docker_client.h"
+#include "test/e2e/main_docker.h"
 #include "controller/drivers/docker/tar_archive.h"
 #include "reconcilers/session/prober.h"
 #include "test/e2e/unix_socket_proxy.h"
@@ -38,10 +39,8 @@ class SessionDockerTest : public ::testing::Test {
     // A /20 of its own per run (10.160.0.0 - 10.175.255.255), so runs in
     // parallel do not compete for subnets.
     pool_ = "10." + std::to_string(160 + r % 16) + "." + std::to_string((r / 16 % 16) * 16) + ".0/20";
-    auto d = NewDockerClient({});
-    ASSERT_TRUE(d.ok()) << d.status().ToString();
-    docker_ = std::move(*d);
-    ASSERT_TRUE(docker_->Ping().ok()) << "these tests need a Docker daemon (hack/test.sh starts one)";
+    ConnectMainDocker(&docker_);
+    if (HasFatalFailure()) return;
     proxy_ = std::make_unique<UnixSocketProxy>(visid_.dir() + "/docker.sock", "/var/run/docker.sock");
     ASSERT_TRUE(proxy_->Start());
     ASSERT_TRUE(StartVisid());

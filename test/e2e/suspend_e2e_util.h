@@ -20,6 +20,7 @@
 #include <set>
 
 #include "controller/drivers/docker/docker_client.h"
+#include "test/e2e/main_docker.h"
 #include "controller/drivers/haproxy/managed_haproxy.h"
 #include "test/e2e/visid_process.h"
 
@@ -73,10 +74,8 @@ class SuspendE2eTest : public ::testing::Test {
     instance_ = "e2e-susp-" + std::to_string(::getpid()) + "-" + std::to_string(++n);
     const unsigned r = std::random_device()();
     pool_ = "10." + std::to_string(192 + r % 16) + "." + std::to_string((r / 16 % 16) * 16) + ".0/20";
-    auto d = NewDockerClient({});
-    ASSERT_TRUE(d.ok()) << d.status().ToString();
-    docker_ = std::move(*d);
-    ASSERT_TRUE(docker_->Ping().ok()) << "these tests need a Docker daemon (hack/test.sh starts one)";
+    ConnectMainDocker(&docker_);
+    if (HasFatalFailure()) return;
     router_listen_ = "127.0.0.1:" + std::to_string(PickFreePort("127.0.0.1"));
   }
   void TearDown() override {

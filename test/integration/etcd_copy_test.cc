@@ -12,18 +12,13 @@
 namespace visi::testing {
 namespace {
 
-std::string CopyPrefix() {
-  static std::atomic<int> n{0};
-  return "/etcd-copy-test-" + std::to_string(::getpid()) + "-" + std::to_string(++n) + "/";
-}
-
 class EtcdCopyTest : public ::testing::Test {
  protected:
   void SetUp() override {
     source_ = sqlite_.Make();
     ASSERT_NE(source_, nullptr);
     to_.endpoints = SharedEtcd().endpoints();
-    to_.prefix = CopyPrefix();
+    to_.prefix = UniqueEtcdPrefix("etcd-copy-test");
     EtcdClientOptions raw;
     raw.endpoints = to_.endpoints;
     auto c = EtcdClient::Create(raw);
@@ -262,7 +257,7 @@ TEST_F(EtcdCopyTest, AWriterRacingTheCopyIsNeverOverwritten) {
   EXPECT_EQ(EtcdKeys(), 3);
 
   // Again into a fresh prefix, and now "b" gets another object.
-  to_.prefix = CopyPrefix();
+  to_.prefix = UniqueEtcdPrefix("etcd-copy-test");
   put(*objects->items[0]);
   Object other = *objects->items[1];
   other.metadata.uid = "someone-else";
@@ -288,7 +283,7 @@ TEST_F(EtcdCopyTest, ABusySourceABadPrefixAndNoEtcdAreRefused) {
   EXPECT_EQ(bad.status().code(), Code::kInvalid);
   EXPECT_NE(bad.status().message().find("no-slash"), std::string::npos);
 
-  to_.prefix = CopyPrefix();
+  to_.prefix = UniqueEtcdPrefix("etcd-copy-test");
   to_.endpoints = {"http://127.0.0.1:1"};
   to_.request_timeout = std::chrono::milliseconds(2000);
   auto none = Copy();

@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -29,6 +30,12 @@
 namespace visi::testing {
 
 // A loopback port nobody listens on now (bound to port 0, then released).
+// A key prefix no other test (or process) uses: "/TEST-PID-N/".
+inline std::string UniqueEtcdPrefix(const std::string& test) {
+  static std::atomic<int> n{0};
+  return "/" + test + "-" + std::to_string(::getpid()) + "-" + std::to_string(++n) + "/";
+}
+
 inline int FreeLoopbackPort() {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in sa{};

@@ -17,16 +17,11 @@ namespace {
 
 using std::chrono::milliseconds;
 
-std::string UniquePrefix() {
-  static std::atomic<int> n{0};
-  return "/etcd-store-test-" + std::to_string(::getpid()) + "-" + std::to_string(++n) + "/";
-}
-
 class EtcdStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
     options_.endpoints = SharedEtcd().endpoints();
-    options_.prefix = UniquePrefix();
+    options_.prefix = UniqueEtcdPrefix("etcd-store-test");
     auto s = OpenEtcdStore(options_, Scheme::Builtin(), &clock_);
     ASSERT_TRUE(s.ok()) << s.status().ToString();
     store_ = std::move(*s);
@@ -127,7 +122,7 @@ TEST(EtcdStoreOpenTest, AMemberNotAnsweringIsUnavailableNamingIt) {
   EXPECT_NE(s.status().message().find(dead), std::string::npos) << s.status().message();
   // With a live member after the dead one, every call goes through.
   o.endpoints = {dead, SharedEtcd().endpoints()[0]};
-  o.prefix = UniquePrefix();
+  o.prefix = UniqueEtcdPrefix("etcd-store-test");
   auto ok = OpenEtcdStore(o, Scheme::Builtin(), &clock);
   ASSERT_TRUE(ok.ok()) << ok.status().ToString();
   auto c = (*ok)->Create(Session("alice", "nb"));
